@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "util/result.h"
@@ -19,13 +20,21 @@ struct Raid10Layout {
   bool offset = false;
   int far_set_mode = 0;
 
-  static Result<Raid10Layout> FromWord(uint32_t word);  // rejects bits >= 19, zero copies
+  // Rejects bits >= 19, far-set mode 3 and zero near or far copies (kInvalidArgument).
+  static Result<Raid10Layout> FromWord(uint32_t word);
   uint32_t Word() const;
   int Copies() const { return near * far; }
   // mdadm's spelling: "near=2", "far=2", "offset=2" (and combinations like "near=2,far=2").
   std::string MdadmName() const;
-  // Parses mdadm's --layout strings "n2", "f2", "o2" (and "near2"...).
+  // Parses mdadm's --layout strings "n2", "f2", "o2" (and "near2", "far=2", "offset2"...).
+  // Copies must be 1..255; whether they fit the member count is checked by Geometry::Raid10.
   static Result<Raid10Layout> Parse(std::string_view text);
+
+  // Devices per far set: the whole array (mode 0), raid_disks / far (mode 1) or near × far
+  // (mode 2). The last set also takes the remaining raid_disks % size devices.
+  int FarSetSize(int raid_disks) const;
+
+  bool operator==(const Raid10Layout&) const = default;
 };
 
 // One copy of an array sector: which member slot (raid role) and which sector on it.
@@ -37,9 +46,15 @@ struct Copy {
 
 class Geometry {
  public:
+  // Largest member count FromSuperblock accepts (v1.x superblocks hold far fewer roles).
+  static constexpr uint32_t kMaxRaidDisks = 65535;
+
   // RAID1 with `raid_disks` mirrors, each using `dev_sectors` sectors.
   static Result<Geometry> Raid1(int raid_disks, uint64_t dev_sectors);
   // RAID10. chunk_sectors must be a power of two >= 8; 2 <= copies <= raid_disks.
+  // kNotSupported for layouts on which MD's own mapping is unsafe (two copies on one member,
+  // or two chunks on one member sector): some far-set layouts, and offset layouts with
+  // near > 1 on a member count that is not a multiple of near. doc/raid10_geometry.md.
   static Result<Geometry> Raid10(int raid_disks, Raid10Layout layout, uint64_t chunk_sectors,
                                  uint64_t dev_sectors);
   // From superblock fields (level 1 or 10; any other level is kNotSupported).
@@ -69,12 +84,20 @@ class Geometry {
   // sector holds no array data (beyond the used area).
   Result<uint64_t> Unmap(int disk, uint64_t sector) const;
 
-  // Member sectors actually used by the layout (≤ dev_sectors).
+  // Member sectors actually used by the layout (≤ dev_sectors): RAID1 dev_sectors; RAID10
+  // MD's calc_sectors (chunks per member rounded up, whole chunks only).
   uint64_t DeviceSectorsUsed() const { return dev_used_; }
 
   // MD's "enough" rule: can every array sector be read when only members with
-  // in_sync[disk] == true are present?
+  // in_sync[disk] == true are present? RAID1: any in-sync member. RAID10: MD's _enough, every
+  // run of copies() consecutive slots starting at 0, near, 2×near... (mod raid_disks) holds an
+  // in-sync member. Entries past in_sync.size() count as not in sync.
   bool Enough(const std::vector<bool>& in_sync) const;
+
+  // The exact answer: does every array chunk keep a copy on an in-sync member? Equals
+  // Enough() for RAID1 and far-set mode 0; with far sets (modes 1, 2) MD's Enough() is
+  // sometimes stricter and sometimes looser than this (doc/raid10_geometry.md).
+  bool AllChunksReadable(const std::vector<bool>& in_sync) const;
 
   bool operator==(const Geometry&) const = default;
 
@@ -88,6 +111,17 @@ class Geometry {
   uint64_t array_sectors_ = 0;
   uint64_t dev_used_ = 0;
   uint64_t far_stride_ = 0;  // sectors between far copies on one device
+  int far_set_size_ = 0;     // RAID10: devices per far set (raid_disks in mode 0)
+
+  // The device holding the next far copy of a chunk copy on device d (rotation by near
+  // within d's far set), and its inverse.
+  int FarNext(int d) const;
+  int FarPrev(int d) const;
+  // Start and size of the far set that holds device d (the last set absorbs the remainder).
+  void FarSetOf(int d, int* start, int* size) const;
+  bool IsRaid1Like() const;
+  // Refuses layouts on which MD's own mapping is unsafe (see Raid10).
+  Status CheckMdSafe() const;
 };
 
 }  // namespace meshraid::layout
