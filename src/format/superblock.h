@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "util/result.h"
@@ -110,7 +111,15 @@ struct Superblock {
   bool Has(Feature f) const { return (feature_map & f) != 0; }
   // True when the array was cleanly stopped (resync_offset == MaxSector).
   bool Clean() const { return resync_offset == kMaxSector; }
+
+  bool operator==(const Superblock&) const = default;
 };
+
+// Sectors the superblock occupies at sb_start: ByteSize() rounded up to 512 bytes. Data (1.1,
+// 1.2) must start at or after sb_start + SbSectors(max_dev).
+inline uint64_t SbSectors(uint32_t max_dev) {
+  return (uint64_t{kSbBaseSize} + 2 * uint64_t{max_dev} + 511) / 512;
+}
 
 // The MD v1 checksum over the first 256 + 2*max_dev bytes of `buf`, with sb_csum (offset 216)
 // taken as zero: sum of LE 32-bit words (plus a final LE 16-bit value when max_dev is odd) in a
@@ -134,10 +143,17 @@ struct DecodeContext {
 //                    data_offset + data_size beyond the device
 //   kNotSupported  — major_version != 1; unknown feature bits (named, e.g. "bit19")
 //   kInvalidArgument — max_dev > 1920; buffer too short for 256 + 2*max_dev bytes
+// For 1.0 the device size is needed to locate sb_start; with device_sectors == 0 the
+// super_offset check is skipped for 1.0 (1.1/1.2 are always checked: 0 and 8).
+// Checks run in this order, so the first problem found is the one reported: length, all-zero,
+// magic, major_version, max_dev, length again, checksum, super_offset, features, pad0, pad3,
+// data_size, data_offset (and data_offset + new_offset with NEW_OFFSET), device bounds.
 Result<Superblock> Decode(std::span<const uint8_t> buf, const DecodeContext& ctx = {});
 
-// Encodes `sb` into ByteSize() bytes (padded up to a multiple of 512), recomputing sb_csum.
-// The encoding is exact: Decode(Encode(sb)) == sb with the fresh checksum.
+// Encodes `sb` into ByteSize() bytes (padded with zeros up to a multiple of 512), recomputing
+// sb_csum. dev_roles is written for max_dev entries: missing entries become kRoleSpare, extra
+// ones are dropped. The encoding is exact: Decode(Encode(sb)) == sb with the fresh checksum
+// (when dev_roles.size() == max_dev), and Encode(Decode(bytes)) reproduces MD's bytes.
 std::vector<uint8_t> Encode(const Superblock& sb);
 
 // Same as Encode but keeps sb.sb_csum as given (for tests that build corrupt superblocks).

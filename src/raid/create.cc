@@ -133,12 +133,8 @@ Result<CreatePlan> PlanCreate(const CreateOptions& opts, const std::vector<Creat
     if (!opts.assume_clean) {
       for (uint64_t c = 0; c < b.Chunks(); ++c) bits.Set(c);
     }
-    bitmap_bytes = format::EncodeBitmapSuper(b);
-    bitmap_bytes.insert(bitmap_bytes.end(), bits.bytes().begin(), bits.bytes().end());
-    if (bitmap_bytes.size() > bm_space * 512) {
-      return Status::InvalidArgument("bitmap does not fit in its reserved space");
-    }
-    bitmap_bytes.resize(bm_space * 512, 0);
+    // The reserved area is written whole, the way mdadm leaves it.
+    MESHRAID_ASSIGN_OR_RETURN(bitmap_bytes, format::EncodeBitmapArea(b, bits, bm_space * 512));
   }
   std::vector<uint8_t> bblog = format::EncodeEmptyBadBlockLog(uint32_t(kBadBlockLogSectors));
 
