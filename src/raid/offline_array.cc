@@ -28,7 +28,8 @@ Result<OfflineArray> OfflineArray::Open(const std::vector<std::string>& paths) {
   }
   if (a.plan_->needs_resync) {
     a.warnings_.push_back(fmt::format(
-        "array was not cleanly stopped (resync_offset {}): copies may differ, resync needed",
+        "array is not in sync (resync_offset {}: never synced or not cleanly stopped): copies "
+        "may differ until a resync runs",
         a.plan_->reference.resync_offset));
   }
   return a;
