@@ -28,6 +28,11 @@ struct DeviceInfo {
   bool rotational = false;
 };
 
+// The checks every backend applies to a request: offset and length are multiples of the
+// logical block size and the range lies inside the device. Errors are kInvalidArgument naming
+// the device, the operation and the range.
+Status CheckRange(const DeviceInfo& info, const char* op, uint64_t offset, uint64_t length);
+
 enum class WriteFlags : uint32_t { kNone = 0, kFua = 1 };
 enum class ZeroFlags : uint32_t { kNone = 0, kNoHole = 1, kFua = 2 };
 

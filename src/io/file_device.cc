@@ -137,16 +137,7 @@ std::string FileDevice::Where(const char* op, uint64_t offset) const {
 
 Status FileDevice::Check(const char* op, uint64_t offset, uint64_t length) const {
   if (fd_ < 0) return Status::FailedPrecondition(fmt::format("{} {}: device closed", op, path_));
-  const uint64_t lbs = info_.logical_block_size;
-  if (offset % lbs != 0 || length % lbs != 0) {
-    return Status::InvalidArgument(fmt::format("{} {} at {} length {}: not aligned to {} bytes", op,
-                                               path_, offset, length, lbs));
-  }
-  if (offset > info_.size_bytes || length > info_.size_bytes - offset) {
-    return Status::InvalidArgument(fmt::format("{} {} at {} length {}: beyond the end ({} bytes)",
-                                               op, path_, offset, length, info_.size_bytes));
-  }
-  return Status::Ok();
+  return CheckRange(info_, op, offset, length);
 }
 
 Task<Status> FileDevice::ReadAligned(uint64_t offset, std::span<uint8_t> buf) {

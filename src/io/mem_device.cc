@@ -20,18 +20,7 @@ MemDevice::MemDevice(Executor& executor, Options options) : executor_(executor) 
 
 Status MemDevice::Check(const char* op, uint64_t offset, uint64_t length) const {
   if (closed_) return Status::FailedPrecondition(info_.name + ": " + op + " after close");
-  const uint64_t lbs = info_.logical_block_size;
-  if (offset % lbs != 0 || length % lbs != 0) {
-    return Status::InvalidArgument(info_.name + ": " + op + " at " + std::to_string(offset) +
-                                   " length " + std::to_string(length) + " is not aligned to " +
-                                   std::to_string(lbs) + " bytes");
-  }
-  if (offset > info_.size_bytes || length > info_.size_bytes - offset) {
-    return Status::InvalidArgument(info_.name + ": " + op + " at " + std::to_string(offset) +
-                                   " length " + std::to_string(length) + " is beyond the end (" +
-                                   std::to_string(info_.size_bytes) + " bytes)");
-  }
-  return Status::Ok();
+  return CheckRange(info_, op, offset, length);
 }
 
 void MemDevice::CopyOut(uint64_t offset, std::span<uint8_t> out) const {
