@@ -88,3 +88,10 @@ class [[nodiscard]] Status {
     ::meshraid::Status _st = (expr);            \
     if (!_st.ok()) return _st;                  \
   } while (0)
+
+// The same inside a coroutine.
+#define MESHRAID_CO_RETURN_IF_ERROR(expr)       \
+  do {                                          \
+    ::meshraid::Status _st = (expr);            \
+    if (!_st.ok()) co_return _st;               \
+  } while (0)

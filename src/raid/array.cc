@@ -1,0 +1,275 @@
+// Array set-up, member state, superblock updates and safe mode. The data paths are in
+// array_io.cc.
+#include "raid/array.h"
+
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include "format/superblock.h"
+#include "io/when_all.h"
+
+namespace meshraid::raid {
+
+std::string_view MemberStateName(MemberState s) {
+  switch (s) {
+    case MemberState::kInSync: return "in_sync";
+    case MemberState::kFaulty: return "faulty";
+    case MemberState::kSpare: return "spare";
+    case MemberState::kStale: return "stale";
+    case MemberState::kRecovering: return "recovering";
+    case MemberState::kMissing: return "missing";
+  }
+  return "?";
+}
+
+SleepFn ReactorSleep(io::Reactor& reactor) {
+  return [&reactor](uint64_t ns) -> io::Task<void> {
+    return [](io::Reactor& r, uint64_t n) -> io::Task<void> { co_await r.Sleep(n); }(reactor, ns);
+  };
+}
+
+Array::Array(io::Executor& executor, io::Clock& clock, SleepFn sleep, ArrayOptions options)
+    : executor_(executor),
+      clock_(clock),
+      sleep_(std::move(sleep)),
+      options_(std::move(options)),
+      range_lock_(executor),
+      md_lock_(executor, 1),
+      gate_(executor) {
+  if (!options_.wall_seconds) options_.wall_seconds = [] { return uint64_t(std::time(nullptr)); };
+}
+
+Array::~Array() = default;
+
+Result<std::unique_ptr<Array>> Array::Create(io::Executor& executor, io::Clock& clock,
+                                             SleepFn sleep, const AssemblyPlan& plan,
+                                             std::vector<ArrayMember> members,
+                                             ArrayOptions options) {
+  if (members.size() != plan.members.size()) {
+    return Status::InvalidArgument("member list does not match the assembly plan");
+  }
+  std::unique_ptr<Array> a(new Array(executor, clock, std::move(sleep), std::move(options)));
+  a->geometry_ = plan.geometry;
+  a->reference_ = plan.reference;
+  a->events_ = plan.events;
+  a->resync_offset_ = plan.reference.resync_offset;
+  a->slot_member_.assign(size_t(plan.geometry.raid_disks()), -1);
+  a->read_state_.resize(size_t(plan.geometry.raid_disks()));
+  uint32_t lbs = 512;
+  for (size_t i = 0; i < members.size(); ++i) {
+    Member m;
+    m.device = std::move(members[i].device);
+    m.metadata = std::move(members[i].metadata);
+    m.stats.corrected_errors = m.metadata.sb.cnt_corrected_read;
+    const MemberPlan& mp = plan.members[i];
+    m.slot = mp.slot;
+    switch (mp.disposition) {
+      case Disposition::kActive: m.state = MemberState::kInSync; break;
+      case Disposition::kRecovering: m.state = MemberState::kRecovering; break;
+      case Disposition::kSpare: m.state = MemberState::kSpare; break;
+      case Disposition::kFaulty: m.state = MemberState::kFaulty; break;
+      case Disposition::kStale: m.state = MemberState::kStale; break;
+    }
+    if (!m.device) m.state = MemberState::kMissing;
+    if (m.state == MemberState::kInSync) {
+      a->slot_member_[size_t(m.slot)] = int(i);
+      ReadState& rs = a->read_state_[size_t(m.slot)];
+      rs.readable = true;
+      rs.write_mostly = (m.metadata.sb.devflags & format::kDevFlagWriteMostly) != 0;
+      lbs = std::max(lbs, m.device->info().logical_block_size);
+    }
+    a->members_.push_back(std::move(m));
+  }
+  std::vector<bool> in_sync(a->slot_member_.size());
+  for (size_t s = 0; s < in_sync.size(); ++s) in_sync[s] = a->slot_member_[s] >= 0;
+  if (!a->geometry_.Enough(in_sync)) {
+    return Status::FailedPrecondition("not enough in-sync members could be opened to run the array");
+  }
+  a->info_.name = plan.reference.Name();
+  a->info_.size_bytes = a->geometry_.ArraySectors() * 512;
+  a->info_.logical_block_size = lbs;
+  a->info_.physical_block_size = std::max<uint32_t>(4096, lbs);
+  a->info_.max_io_bytes = 32u << 20;
+  a->info_.can_fua = true;
+  a->info_.can_flush = true;
+  a->info_.can_discard = false;  // a discard could leave copies different; not offered yet
+  a->info_.can_write_zeroes = true;
+  return a;
+}
+
+int Array::degraded() const {
+  int d = 0;
+  for (int m : slot_member_) d += m < 0;
+  return d;
+}
+
+void Array::Log(const std::string& line) const {
+  if (options_.log) options_.log(line);
+}
+
+io::Task<Status> Array::FailMember(size_t input, std::string why) {
+  if (input >= members_.size()) co_return Status::InvalidArgument("no such member");
+  co_await md_lock_.Acquire();
+  Status s = co_await FailLocked(input, why);
+  md_lock_.Release();
+  co_return s;
+}
+
+// True when every array sector still has an in-sync copy without member `input`.
+bool Array::EnoughWithout(size_t input) const {
+  std::vector<bool> in_sync(slot_member_.size());
+  for (size_t s = 0; s < in_sync.size(); ++s) {
+    in_sync[s] = slot_member_[s] >= 0 && size_t(slot_member_[s]) != input;
+  }
+  return geometry_.Enough(in_sync);
+}
+
+void Array::MarkFaulty(size_t input, const std::string& why) {
+  Member& m = members_[input];
+  m.state = MemberState::kFaulty;
+  slot_member_[size_t(m.slot)] = -1;
+  read_state_[size_t(m.slot)].readable = false;
+  Log(fmt::format("member {} failed ({}); array degraded: {} of {} slots in sync", m.metadata.path,
+                  why, geometry_.raid_disks() - degraded(), geometry_.raid_disks()));
+}
+
+// With md_lock_ held: fails `input` unless it holds the last copy of some data.
+io::Task<Status> Array::FailLocked(size_t input, const std::string& why) {
+  Member& m = members_[input];
+  if (m.state != MemberState::kInSync) co_return Status::Ok();  // already out of the array
+  if (!EnoughWithout(input)) {
+    if (!broken_) {
+      broken_ = true;
+      Log(fmt::format("array broken: {} holds the last copy of some data and is not failed ({})",
+                      m.metadata.path, why));
+    }
+    co_return Status::IoError(fmt::format("array is broken: {} ({})", m.metadata.path, why));
+  }
+  MarkFaulty(input, why);
+  co_return co_await WriteSuperblocks();
+}
+
+// With md_lock_ held: events + 1 and a new superblock on every in-sync member. Each member is
+// flushed first so that the superblock never claims more than the data on it (MD's preflush),
+// and the superblock is written with FUA. A member whose superblock write fails is failed too.
+io::Task<Status> Array::WriteSuperblocks() {
+  for (size_t round = 0; round <= members_.size(); ++round) {
+    ++events_;
+    std::vector<uint16_t> roles = reference_.dev_roles;
+    for (const Member& m : members_) {
+      if (m.metadata.sb.dev_number >= roles.size()) continue;
+      if (m.state == MemberState::kFaulty) roles[m.metadata.sb.dev_number] = format::kRoleFaulty;
+    }
+    reference_.dev_roles = roles;
+    uint64_t now = format::SbTime(options_.wall_seconds());
+    bool clean = !active_;
+    std::vector<io::Task<Status>> writes;
+    std::vector<size_t> targets;
+    for (size_t i = 0; i < members_.size(); ++i) {
+      Member& m = members_[i];
+      if (m.state != MemberState::kInSync) continue;
+      format::Superblock& sb = m.metadata.sb;
+      sb.events = events_;
+      sb.utime = now;
+      sb.resync_offset = clean ? resync_offset_ : 0;
+      sb.dev_roles = roles;
+      sb.cnt_corrected_read = uint32_t(m.stats.corrected_errors);
+      std::vector<uint8_t> bytes = format::Encode(sb);
+      uint32_t lbs = m.device->info().logical_block_size;
+      bytes.resize((bytes.size() + lbs - 1) / lbs * lbs, 0);
+      uint64_t at = m.metadata.sb_sector * 512;
+      writes.push_back([](io::BlockDevice& d, uint64_t off,
+                          std::vector<uint8_t> b) -> io::Task<Status> {
+        MESHRAID_CO_RETURN_IF_ERROR(co_await d.Flush());
+        co_return co_await d.Write(off, b, io::WriteFlags::kFua);
+      }(*m.device, at, std::move(bytes)));
+      targets.push_back(i);
+    }
+    std::vector<Status> results = co_await io::WhenAll(std::move(writes));
+    bool changed = false;
+    for (size_t k = 0; k < results.size(); ++k) {
+      if (results[k].ok()) continue;
+      if (!EnoughWithout(targets[k])) {
+        broken_ = true;
+        Log(fmt::format("array broken: superblock write failed on {}: {}",
+                        members_[targets[k]].metadata.path, results[k].message()));
+        co_return results[k];
+      }
+      MarkFaulty(targets[k], "superblock write: " + results[k].message());
+      changed = true;
+    }
+    if (!changed) co_return Status::Ok();
+  }
+  co_return Status::IoError("superblock update did not settle");
+}
+
+// Before the first write after idle the superblocks must say "active" (resync_offset 0), so
+// that a crash in the middle of the write is seen at the next assembly.
+io::Task<Status> Array::EnsureActive() {
+  if (active_) co_return Status::Ok();
+  co_await md_lock_.Acquire();
+  Status s;
+  if (!active_) {
+    active_ = true;
+    s = co_await WriteSuperblocks();
+    if (s.ok()) Log("array active");
+  }
+  md_lock_.Release();
+  co_return s;
+}
+
+// Called when a write completes and none is left: arm the safe-mode timer.
+void Array::WritesIdle() {
+  last_write_done_ns_ = clock_.NowNs();
+  if (timer_running_ || closing_) return;
+  timer_running_ = true;
+  io::Spawn(gate_, SafeModeTimer());
+}
+
+io::Task<void> Array::SafeModeTimer() {
+  uint64_t wait = options_.safe_mode_delay_ns;
+  for (;;) {
+    co_await sleep_(wait);
+    if (closing_ || pending_writes_ > 0 || !active_) break;
+    uint64_t idle = clock_.NowNs() - last_write_done_ns_;
+    if (idle < options_.safe_mode_delay_ns) {
+      wait = options_.safe_mode_delay_ns - idle;
+      continue;
+    }
+    co_await md_lock_.Acquire();
+    Status s = co_await MarkCleanLocked();
+    md_lock_.Release();
+    if (!s.ok()) Log("marking the array clean failed: " + s.message());
+    break;
+  }
+  timer_running_ = false;
+  // A write that finished while the lock was held may need a new timer.
+  if (active_ && pending_writes_ == 0 && !closing_) WritesIdle();
+}
+
+io::Task<Status> Array::MarkCleanLocked() {
+  if (!active_ || pending_writes_ > 0 || broken_) co_return Status::Ok();
+  active_ = false;
+  Status s = co_await WriteSuperblocks();
+  if (s.ok()) {
+    Log(resync_offset_ == format::kMaxSector ? "array clean"
+                                             : "array idle (still needs a resync)");
+  }
+  co_return s;
+}
+
+io::Task<Status> Array::Close() {
+  if (closing_) co_return Status::Ok();
+  closing_ = true;
+  co_await md_lock_.Acquire();
+  Status s = co_await MarkCleanLocked();
+  md_lock_.Release();
+  co_await gate_.Close();
+  for (Member& m : members_) {
+    if (m.device) s.Update(co_await m.device->Close());
+  }
+  co_return s;
+}
+
+}  // namespace meshraid::raid

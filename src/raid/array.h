@@ -1,0 +1,157 @@
+// Array: a running RAID1/RAID10 array over member BlockDevices, itself a BlockDevice.
+// Writes go to every in-sync copy under a range lock; reads go to one copy chosen by the read
+// balancer, are retried on another copy after an error and the bad copy is rewritten. A member
+// that fails a write (or too many reads) is failed: events bumped and the superblocks of the
+// survivors rewritten (role 0xFFFE) before the write is acknowledged. The last copy is never
+// failed: the array becomes "broken" instead. Superblocks say "active" before the first write
+// after idle and "clean" again after safe_mode_delay without writes (MD's safe mode).
+// Everything runs on the thread of the executor given at creation.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/block_device.h"
+#include "io/clock.h"
+#include "io/gate.h"
+#include "io/reactor.h"
+#include "io/sync.h"
+#include "raid/assemble.h"
+#include "raid/range_lock.h"
+#include "raid/read_balancer.h"
+
+namespace meshraid::raid {
+
+// Waits `ns` nanoseconds (a reactor timer in production, a manual timer in tests).
+using SleepFn = std::function<io::Task<void>(uint64_t ns)>;
+
+struct ArrayOptions {
+  uint64_t safe_mode_delay_ns = 200'000'000;  // MD's 200 ms
+  uint32_t max_read_errors = 20;              // MD's max_read_errors
+  std::function<void(const std::string&)> log;  // one line per state change
+  std::function<uint64_t()> wall_seconds;      // utime; defaults to time(nullptr)
+};
+
+// One input member for the running array: its device (null if it could not be opened) and the
+// metadata assembly read from it.
+struct ArrayMember {
+  std::unique_ptr<io::BlockDevice> device;
+  MemberMetadata metadata;
+};
+
+enum class MemberState { kInSync, kFaulty, kSpare, kStale, kRecovering, kMissing };
+std::string_view MemberStateName(MemberState s);
+
+struct MemberStats {
+  uint64_t reads = 0, read_bytes = 0, writes = 0, write_bytes = 0;
+  uint64_t read_errors = 0;       // since start
+  uint64_t corrected_errors = 0;  // persisted as cnt_corrected_read
+  uint32_t pending = 0;
+};
+
+class Array : public io::BlockDevice {
+ public:
+  // `members` are in the order of the plan's inputs. Members that are not in sync are kept but
+  // never read or written (their resync is a later step).
+  static Result<std::unique_ptr<Array>> Create(io::Executor& executor, io::Clock& clock,
+                                               SleepFn sleep, const AssemblyPlan& plan,
+                                               std::vector<ArrayMember> members,
+                                               ArrayOptions options = {});
+  ~Array() override;
+
+  const io::DeviceInfo& info() const override { return info_; }
+  io::Task<Status> Read(uint64_t offset, std::span<uint8_t> buf) override;
+  io::Task<Status> Write(uint64_t offset, std::span<const uint8_t> buf,
+                         io::WriteFlags flags = io::WriteFlags::kNone) override;
+  io::Task<Status> Flush() override;
+  io::Task<Status> Discard(uint64_t offset, uint64_t length) override;
+  io::Task<Status> WriteZeroes(uint64_t offset, uint64_t length,
+                               io::ZeroFlags flags = io::ZeroFlags::kNone) override;
+  // Waits for the safe-mode timer, flushes, marks the array clean and closes the members.
+  // No request may be in flight.
+  io::Task<Status> Close() override;
+
+  // Fails member `input` on request (mdadm --fail).
+  io::Task<Status> FailMember(size_t input, std::string why);
+
+  const layout::Geometry& geometry() const { return geometry_; }
+  bool broken() const { return broken_; }
+  bool active() const { return active_; }
+  int degraded() const;
+  uint64_t events() const { return events_; }
+  size_t member_count() const { return members_.size(); }
+  MemberState member_state(size_t input) const { return members_[input].state; }
+  const MemberStats& member_stats(size_t input) const { return members_[input].stats; }
+  const std::string& member_name(size_t input) const { return members_[input].metadata.path; }
+
+ private:
+  struct Member {
+    std::unique_ptr<io::BlockDevice> device;
+    MemberMetadata metadata;
+    MemberState state = MemberState::kMissing;
+    int slot = -1;
+    MemberStats stats;
+  };
+  struct Piece {
+    uint64_t sector;   // array sector
+    uint64_t sectors;
+    size_t buf_offset;  // bytes into the request buffer
+  };
+  using MemberOp = std::function<io::Task<Status>(io::BlockDevice&, uint64_t byte_offset,
+                                                  const Piece&)>;
+
+  Array(io::Executor& executor, io::Clock& clock, SleepFn sleep, ArrayOptions options);
+
+  std::vector<Piece> Split(uint64_t sector, uint64_t sectors, bool for_write) const;
+  int SlotMember(int slot) const { return slot_member_[size_t(slot)]; }
+  uint64_t MemberByteOffset(const Member& m, uint64_t member_sector) const {
+    return (m.metadata.sb.data_offset + member_sector) * 512;
+  }
+  io::Task<Status> ReadPiece(Piece p, std::span<uint8_t> buf);
+  io::Task<Status> RepairRead(size_t bad, const Piece& p, int good_slot, uint64_t good_sector,
+                              uint64_t bad_sector);
+  io::Task<Status> WritePiece(const Piece& p, const MemberOp& op);
+  io::Task<Status> MemberWrite(size_t input, uint64_t member_sector, const Piece& p,
+                               const MemberOp& op);
+  io::Task<Status> FanOutWrite(uint64_t offset, uint64_t length, MemberOp op);
+  io::Task<Status> FailLocked(size_t input, const std::string& why);
+  bool EnoughWithout(size_t input) const;
+  void MarkFaulty(size_t input, const std::string& why);
+  io::Task<Status> EnsureActive();
+  io::Task<void> SafeModeTimer();
+  io::Task<Status> MarkCleanLocked();
+  io::Task<Status> WriteSuperblocks();
+  void WritesIdle();
+  void Log(const std::string& line) const;
+
+  io::Executor& executor_;
+  io::Clock& clock_;
+  SleepFn sleep_;
+  ArrayOptions options_;
+  io::DeviceInfo info_;
+  layout::Geometry geometry_;
+  format::Superblock reference_;  // array-level fields of the freshest superblock
+  uint64_t events_ = 0;
+  uint64_t resync_offset_ = 0;    // as assembled; kMaxSector when in sync
+  std::vector<Member> members_;
+  std::vector<int> slot_member_;  // slot -> input of its in-sync member, or -1
+  std::vector<ReadState> read_state_;  // per slot
+  ReadBalancer balancer_;
+  RangeLock range_lock_;
+  io::Semaphore md_lock_;  // serialises superblock updates
+  io::Gate gate_;          // background tasks (the safe-mode timer)
+  bool active_ = false;
+  bool broken_ = false;
+  bool closing_ = false;
+  bool timer_running_ = false;
+  uint32_t pending_writes_ = 0;
+  uint64_t last_write_done_ns_ = 0;
+};
+
+// A SleepFn over a reactor's timers.
+SleepFn ReactorSleep(io::Reactor& reactor);
+
+}  // namespace meshraid::raid

@@ -1,0 +1,218 @@
+// The array's data paths: splitting, reads with retry and repair, write fan-out, flush.
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "io/when_all.h"
+#include "raid/array.h"
+
+namespace meshraid::raid {
+namespace {
+
+// MD's barrier unit: requests never cross a 64 MiB boundary (the resync barriers hang on it).
+constexpr uint64_t kBarrierUnitSectors = uint64_t{1} << 17;
+
+}  // namespace
+
+std::vector<Array::Piece> Array::Split(uint64_t sector, uint64_t sectors, bool for_write) const {
+  std::vector<Piece> pieces;
+  uint64_t done = 0;
+  const uint64_t max_piece = info_.max_io_bytes / 512;
+  while (done < sectors) {
+    uint64_t v = sector + done;
+    uint64_t n = std::min({sectors - done, geometry_.ContiguousSectors(v), max_piece});
+    if (for_write) n = std::min(n, kBarrierUnitSectors - v % kBarrierUnitSectors);
+    pieces.push_back({v, n, size_t(done * 512)});
+    done += n;
+  }
+  return pieces;
+}
+
+io::Task<Status> Array::Read(uint64_t offset, std::span<uint8_t> buf) {
+  MESHRAID_CO_RETURN_IF_ERROR(io::CheckRange(info_, "read", offset, buf.size()));
+  std::vector<Piece> pieces = Split(offset / 512, buf.size() / 512, /*for_write=*/false);
+  if (pieces.size() == 1) co_return co_await ReadPiece(pieces[0], buf);
+  std::vector<io::Task<Status>> parts;
+  for (const Piece& p : pieces) {
+    parts.push_back(ReadPiece(p, buf.subspan(p.buf_offset, p.sectors * 512)));
+  }
+  co_return co_await io::WhenAllOk(std::move(parts));
+}
+
+// Reads one piece from one copy; on error tries the other copies and, once one succeeds,
+// rewrites the range on every copy that returned a range error (MD's fix_read_error).
+io::Task<Status> Array::ReadPiece(Piece p, std::span<uint8_t> buf) {
+  std::vector<layout::Copy> copies = geometry_.Map(p.sector);
+  std::vector<int> slots;
+  for (const layout::Copy& c : copies) slots.push_back(c.disk);
+  ReadRequest req{.sector = p.sector,
+                  .sectors = p.sectors,
+                  .read_first = resync_offset_ < p.sector + p.sectors,
+                  .sequential_rule = geometry_.level() == 1};
+  std::vector<bool> tried(copies.size(), false);
+  std::vector<size_t> bad;  // inputs whose copy returned a range error
+  Status last = Status::Unavailable(fmt::format("array sector {}: no readable copy", p.sector));
+  for (;;) {
+    // Copies already tried (or whose member failed meanwhile) are not candidates.
+    std::vector<ReadState> view = read_state_;
+    for (size_t i = 0; i < copies.size(); ++i) {
+      if (tried[i]) view[size_t(slots[i])].readable = false;
+    }
+    int pick = balancer_.Choose(req, slots, view);
+    if (pick < 0) break;
+    tried[size_t(pick)] = true;
+    int slot = slots[size_t(pick)];
+    int input = SlotMember(slot);
+    if (input < 0) continue;
+    Member& m = members_[size_t(input)];
+    ReadState& rs = read_state_[size_t(slot)];
+    ReadBalancer::OnIssue(rs, p.sector, p.sectors);
+    ++rs.pending;
+    ++m.stats.pending;
+    Status s = co_await m.device->Read(MemberByteOffset(m, copies[size_t(pick)].sector), buf);
+    --rs.pending;
+    --m.stats.pending;
+    rs.head_position = p.sector + p.sectors;
+    if (s.ok()) {
+      ++m.stats.reads;
+      m.stats.read_bytes += buf.size();
+      for (size_t b : bad) {
+        Status r = co_await RepairRead(b, p, slot, copies[size_t(pick)].sector,
+                                       copies[size_t(std::find(slots.begin(), slots.end(),
+                                                                members_[b].slot) -
+                                                      slots.begin())]
+                                           .sector);
+        if (!r.ok()) Log(fmt::format("repair of {} failed: {}", members_[b].metadata.path, r.message()));
+      }
+      co_return Status::Ok();
+    }
+    last = s;
+    ++m.stats.read_errors;
+    std::string why = fmt::format("read error at array sector {}: {}", p.sector, s.message());
+    if (s.scope() == Scope::kDevice || m.stats.read_errors > options_.max_read_errors) {
+      Status f = co_await FailMember(size_t(input), why);
+      if (!f.ok()) Log(f.message());
+    } else {
+      bad.push_back(size_t(input));
+    }
+  }
+  co_return last.WithPrefix(fmt::format("read of {} sectors at array sector {}", p.sectors, p.sector));
+}
+
+// Rewrites the piece on member `bad` with the data of the copy on `good_slot`. Done under the
+// range lock, re-reading the good copy there, so that a concurrent write cannot be overwritten
+// with older data.
+io::Task<Status> Array::RepairRead(size_t bad, const Piece& p, int good_slot,
+                                   uint64_t good_sector, uint64_t bad_sector) {
+  RangeLock::Guard guard = co_await range_lock_.Lock(p.sector, p.sectors);
+  int good = SlotMember(good_slot);
+  Member& b = members_[bad];
+  if (good < 0 || b.state != MemberState::kInSync) co_return Status::Ok();
+  std::vector<uint8_t> data(p.sectors * 512);
+  Member& g = members_[size_t(good)];
+  MESHRAID_CO_RETURN_IF_ERROR(co_await g.device->Read(MemberByteOffset(g, good_sector), data));
+  Status w = co_await b.device->Write(MemberByteOffset(b, bad_sector), data);
+  if (!w.ok()) {
+    co_return co_await FailMember(bad, "rewrite after a read error failed: " + w.message());
+  }
+  b.stats.corrected_errors += p.sectors;
+  Log(fmt::format("read error corrected ({} sectors at {} on {})", p.sectors, bad_sector,
+                  b.metadata.path));
+  co_return Status::Ok();
+}
+
+io::Task<Status> Array::Write(uint64_t offset, std::span<const uint8_t> buf,
+                              io::WriteFlags flags) {
+  MESHRAID_CO_RETURN_IF_ERROR(io::CheckRange(info_, "write", offset, buf.size()));
+  co_return co_await FanOutWrite(
+      offset, buf.size(),
+      [buf, flags](io::BlockDevice& d, uint64_t at, const Piece& p) -> io::Task<Status> {
+        return d.Write(at, buf.subspan(p.buf_offset, p.sectors * 512), flags);
+      });
+}
+
+io::Task<Status> Array::WriteZeroes(uint64_t offset, uint64_t length, io::ZeroFlags flags) {
+  MESHRAID_CO_RETURN_IF_ERROR(io::CheckRange(info_, "write zeroes", offset, length));
+  co_return co_await FanOutWrite(
+      offset, length, [flags](io::BlockDevice& d, uint64_t at, const Piece& p) -> io::Task<Status> {
+        return d.WriteZeroes(at, p.sectors * 512, flags);
+      });
+}
+
+io::Task<Status> Array::Discard(uint64_t, uint64_t) {
+  co_return Status::NotSupported("discard is not supported by the array yet");
+}
+
+// The common write path: active superblocks first, the range lock, then every piece to every
+// in-sync copy.
+io::Task<Status> Array::FanOutWrite(uint64_t offset, uint64_t length, MemberOp op) {
+  if (broken_) co_return Status::IoError("array is broken: writes are refused");
+  ++pending_writes_;
+  Status s = co_await EnsureActive();
+  if (s.ok()) {
+    RangeLock::Guard guard = co_await range_lock_.Lock(offset / 512, length / 512);
+    std::vector<Piece> pieces = Split(offset / 512, length / 512, /*for_write=*/true);
+    std::vector<io::Task<Status>> parts;
+    for (const Piece& p : pieces) parts.push_back(WritePiece(p, op));
+    s = co_await io::WhenAllOk(std::move(parts));
+  }
+  if (--pending_writes_ == 0) WritesIdle();
+  co_return s;
+}
+
+io::Task<Status> Array::WritePiece(const Piece& p, const MemberOp& op) {
+  std::vector<io::Task<Status>> writes;
+  std::vector<size_t> targets;
+  for (const layout::Copy& c : geometry_.Map(p.sector)) {
+    int input = SlotMember(c.disk);
+    if (input < 0) continue;
+    targets.push_back(size_t(input));
+    writes.push_back(MemberWrite(size_t(input), c.sector, p, op));
+  }
+  if (writes.empty()) co_return Status::IoError(fmt::format("array sector {}: no copy left", p.sector));
+  std::vector<Status> results = co_await io::WhenAll(std::move(writes));
+  // A member that failed the write is failed before the write is acknowledged; the write
+  // fails only if that member held the last copy.
+  Status out;
+  for (size_t k = 0; k < results.size(); ++k) {
+    if (results[k].ok()) continue;
+    out.Update(co_await FailMember(targets[k], "write error: " + results[k].message()));
+  }
+  co_return out;
+}
+
+io::Task<Status> Array::MemberWrite(size_t input, uint64_t member_sector, const Piece& p,
+                                    const MemberOp& op) {
+  Member& m = members_[input];
+  ReadState& rs = read_state_[size_t(m.slot)];
+  ++rs.pending;
+  ++m.stats.pending;
+  Status s = co_await op(*m.device, MemberByteOffset(m, member_sector), p);
+  --rs.pending;
+  --m.stats.pending;
+  rs.head_position = p.sector + p.sectors;
+  if (s.ok()) {
+    ++m.stats.writes;
+    m.stats.write_bytes += p.sectors * 512;
+  }
+  co_return s;
+}
+
+io::Task<Status> Array::Flush() {
+  std::vector<io::Task<Status>> flushes;
+  std::vector<size_t> targets;
+  for (size_t i = 0; i < members_.size(); ++i) {
+    if (members_[i].state != MemberState::kInSync) continue;
+    targets.push_back(i);
+    flushes.push_back(members_[i].device->Flush());
+  }
+  std::vector<Status> results = co_await io::WhenAll(std::move(flushes));
+  Status out;
+  for (size_t k = 0; k < results.size(); ++k) {
+    if (results[k].ok()) continue;
+    out.Update(co_await FailMember(targets[k], "flush failed: " + results[k].message()));
+  }
+  co_return out;
+}
+
+}  // namespace meshraid::raid
