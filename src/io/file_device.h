@@ -73,6 +73,7 @@ class FileDevice : public BlockDevice {
   FileDevice(Reactor& reactor, std::string path, int fd);
   Status Check(const char* op, uint64_t offset, uint64_t length) const;
   std::string Where(const char* op, uint64_t offset) const;
+  uint64_t TryNowait(bool write, uint64_t offset, std::span<const uint8_t> buf);
   Task<Status> ReadAligned(uint64_t offset, std::span<uint8_t> buf);
   Task<Status> WriteAligned(uint64_t offset, std::span<const uint8_t> buf, int rw_flags);
   Task<Status> ZeroFile(uint64_t offset, uint64_t length, bool no_hole);

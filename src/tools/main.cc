@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   add(AddCreate);
   add(AddExamine);
   add(AddCat);
+  add(AddServeMember);
+  add(AddRun);
   CLI11_PARSE(app, argc, argv);
   for (auto& [cmd, run] : verbs) {
     if (!cmd->parsed()) continue;

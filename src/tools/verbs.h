@@ -17,5 +17,7 @@ using Runner = std::function<Status()>;
 Runner AddCreate(CLI::App& app);
 Runner AddExamine(CLI::App& app);
 Runner AddCat(CLI::App& app);
+Runner AddServeMember(CLI::App& app);
+Runner AddRun(CLI::App& app);
 
 }  // namespace meshraid::tools

@@ -1,0 +1,118 @@
+// NBD server: listener, accept loop and session tracking (see nbd_server.h).
+#include "export/nbd_server.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "proto/nbd_wire.h"
+
+namespace meshraid::exports {
+
+namespace {
+
+constexpr uint64_t kAcceptRetryNs = 100'000'000;  // after EMFILE and friends
+
+Status CheckExport(const Export& e) {
+  if (e.device == nullptr) return Status::InvalidArgument("export without a device");
+  MESHRAID_RETURN_IF_ERROR(proto::CheckWireString(e.name, "export name"));
+  MESHRAID_RETURN_IF_ERROR(proto::CheckWireString(e.description, "export description"));
+  const ExportParams p = DescribeExport(e);
+  MESHRAID_RETURN_IF_ERROR(proto::ValidateBlockSize(p.block_size));
+  return Status::Ok();
+}
+
+}  // namespace
+
+NbdServer::NbdServer(io::Reactor& reactor, Export e, SessionOptions session, LogFn log)
+    : reactor_(reactor), export_(std::move(e)), params_(DescribeExport(export_)),
+      session_options_(session), log_(std::move(log)), gate_(reactor) {}
+
+Result<std::unique_ptr<NbdServer>> NbdServer::CreateUnbound(io::Reactor& reactor, Export e,
+                                                            SessionOptions options, LogFn log) {
+  MESHRAID_RETURN_IF_ERROR(CheckExport(e));
+  return std::unique_ptr<NbdServer>(new NbdServer(reactor, std::move(e), options, std::move(log)));
+}
+
+Result<std::unique_ptr<NbdServer>> NbdServer::Create(io::Reactor& reactor, Export e,
+                                                     ServerOptions options) {
+  MESHRAID_ASSIGN_OR_RETURN(std::unique_ptr<NbdServer> server,
+                            CreateUnbound(reactor, std::move(e), options.session,
+                                          std::move(options.log)));
+  MESHRAID_ASSIGN_OR_RETURN(server->listener_, OpenListener(options.listen));
+  return server;
+}
+
+NbdServer::~NbdServer() { CloseListener(listener_); }
+
+void NbdServer::Log(std::string_view line) const {
+  if (log_) log_(line);
+  else std::fprintf(stderr, "meshraid: %.*s\n", int(line.size()), line.data());
+}
+
+void NbdServer::Start() {
+  if (started_ || stopping_ || listener_.fd < 0) return;
+  started_ = true;
+  Log(fmt::format("nbd: serving export '{}' ({} bytes) on {}", export_.name, params_.size,
+                  listener_.address));
+  io::Spawn(gate_, AcceptLoop());
+}
+
+bool NbdServer::Adopt(int fd, std::string peer) {
+  if (stopping_) {
+    ::close(fd);
+    return false;
+  }
+  ++connections_;
+  auto s = std::make_unique<NbdSession>(reactor_, fd, export_, params_, session_options_,
+                                        std::move(peer), [this](std::string_view l) { Log(l); });
+  return io::Spawn(gate_, RunSession(std::move(s)));
+}
+
+io::Task<void> NbdServer::RunSession(std::unique_ptr<NbdSession> s) {
+  sessions_.insert(s.get());
+  if (stopping_) s->RequestStop();
+  co_await s->Run();
+  sessions_.erase(s.get());
+}
+
+io::Task<void> NbdServer::AcceptLoop() {
+  while (!stopping_) {
+    io::OpResult r = co_await reactor_.Accept(listener_.fd, nullptr, nullptr, SOCK_CLOEXEC,
+                                              &accept_slot_);
+    if (stopping_) {
+      if (r.ok()) ::close(int(r.res));
+      break;
+    }
+    if (r.ok()) {
+      const int fd = int(r.res);
+      TuneAcceptedSocket(fd);
+      Adopt(fd, fmt::format("#{} from {} on {}", connections_ + 1, DescribePeer(fd),
+                            listener_.address));
+      continue;
+    }
+    if (r.err() == EINTR || r.err() == ECONNABORTED || r.err() == EAGAIN) continue;
+    // Out of descriptors or memory: existing sessions go on; retry a little later.
+    Log(r.ToStatus("nbd: accept").message());
+    (void)co_await reactor_.Sleep(kAcceptRetryNs, &accept_slot_);
+  }
+}
+
+io::Task<void> NbdServer::Stop() {
+  if (!stopping_) {
+    stopping_ = true;
+    reactor_.Cancel(accept_slot_);
+    for (NbdSession* s : sessions_) s->RequestStop();
+  }
+  co_await gate_.Close();
+  if (listener_.fd >= 0) {
+    Log(fmt::format("nbd: stopped serving on {}", listener_.address));
+    CloseListener(listener_);
+  }
+}
+
+}  // namespace meshraid::exports

@@ -1,0 +1,96 @@
+// meshraid serve-member: serves one member file or block device over NBD (a Unix socket by
+// default, TCP only on an explicit HOST:PORT) until SIGINT or SIGTERM, then stops accepting,
+// lets the requests in flight finish, closes the device and exits 0. Signals are read from a
+// signalfd through the reactor (tools/signals.h); no work happens in a signal handler.
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "export/nbd_server.h"
+#include "io/file_device.h"
+#include "io/reactor.h"
+#include "tools/signals.h"
+#include "tools/verbs.h"
+
+namespace meshraid::tools {
+namespace {
+
+struct ServeArgs {
+  std::string listen;
+  std::string socket;
+  std::string name;
+  std::string description;
+  bool read_only = false;
+  std::string path;
+};
+
+std::string BaseName(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+Result<exports::ListenAddress> ChooseAddress(const ServeArgs& a, const std::string& name) {
+  if (!a.listen.empty() && !a.socket.empty()) {
+    return Status::InvalidArgument("give either --listen or --socket, not both");
+  }
+  if (!a.listen.empty()) return exports::ListenAddress::ParseTcp(a.listen);
+  if (!a.socket.empty()) return exports::ListenAddress::Unix(a.socket);
+  const char* dir = std::getenv("XDG_RUNTIME_DIR");
+  return exports::ListenAddress::Unix(
+      fmt::format("{}/meshraid-{}.sock", dir && *dir ? dir : "/tmp", name.empty() ? "member" : name));
+}
+
+// Waits for SIGINT/SIGTERM, then shuts the server down and closes the device.
+io::Task<Status> ServeUntilSignal(io::Reactor& reactor, StopSignals& signals,
+                                  exports::NbdServer& server, io::BlockDevice& device) {
+  const std::string why = co_await signals.Wait(reactor);
+  fmt::print(stderr, "meshraid serve-member: {}, stopping\n", why);
+  co_await server.Stop();
+  co_return co_await device.Close();
+}
+
+Status RunServeMember(const ServeArgs& a) {
+  const std::string name = a.name.empty() ? BaseName(a.path) : a.name;
+  MESHRAID_ASSIGN_OR_RETURN(exports::ListenAddress addr, ChooseAddress(a, name));
+
+  // Before any thread exists: the signals are then blocked everywhere and read on the reactor.
+  MESHRAID_ASSIGN_OR_RETURN(StopSignals signals, StopSignals::Open());
+  MESHRAID_ASSIGN_OR_RETURN(std::unique_ptr<io::Reactor> reactor, io::Reactor::Create());
+  io::FileDevice::Options fo;
+  fo.read_only = a.read_only;
+  MESHRAID_ASSIGN_OR_RETURN(std::unique_ptr<io::FileDevice> device,
+                            io::FileDevice::Open(*reactor, a.path, fo));
+  exports::Export e;
+  e.name = name;
+  e.description = a.description.empty() ? "meshraid member " + a.path : a.description;
+  e.device = device.get();
+  e.read_only = a.read_only;
+  exports::ServerOptions so;
+  so.listen = addr;
+  auto server = exports::NbdServer::Create(*reactor, e, so);
+  if (!server.ok()) {
+    (void)reactor->RunUntilComplete(device->Close());
+    return server.status();
+  }
+  (*server)->Start();
+  return reactor->RunUntilComplete(ServeUntilSignal(*reactor, signals, **server, *device));
+}
+
+}  // namespace
+
+Runner AddServeMember(CLI::App& app) {
+  auto a = std::make_shared<ServeArgs>();
+  CLI::App* c = app.add_subcommand("serve-member", "Serve a member file or device over NBD");
+  c->add_option("--listen", a->listen, "TCP address HOST:PORT (e.g. 127.0.0.1:10809)");
+  c->add_option("--socket", a->socket,
+                "Unix socket path (default: $XDG_RUNTIME_DIR or /tmp, meshraid-NAME.sock)");
+  c->add_option("--name", a->name, "Export name (default: the file's base name)");
+  c->add_option("--description", a->description, "Export description shown by NBD_OPT_LIST");
+  c->add_flag("--read-only", a->read_only, "Serve read-only");
+  c->add_option("path", a->path, "Member file or block device")->required();
+  return [a] { return RunServeMember(*a); };
+}
+
+}  // namespace meshraid::tools
