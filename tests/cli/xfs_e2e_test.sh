@@ -98,6 +98,11 @@ run_case() {  # run_case NAME LEVEL COUNT [create args...]
   "$MESHRAID" create --assume-clean "${@:4}" --raid-devices="$n" "${members[@]}" >/dev/null
 
   start_and_mount "$dir" 1 "${members[@]}"
+  # A second meshraid on the same members is refused (each member is locked exclusively).
+  if "$MESHRAID" run --export="nbd+unix:///vol?socket=$dir/second.sock" "${members[@]}" 2>"$dir/second.err"; then
+    fail "a second meshraid run on the same members was not refused"
+  fi
+  grep -q "in use" "$dir/second.err" || { cat "$dir/second.err"; fail "second run: no 'in use' message"; }
   write_files "$dir" 1 10
   sync
   # Break the member in the middle of more writes.
