@@ -166,7 +166,9 @@ TEST_F(TransmissionTest, OversizedButDrainableWriteIsEinvalAndTheStreamStaysInSy
 TEST_F(TransmissionTest, DiscGetsNoReplyAndClosesAfterwards) {
   Open(/*structured=*/false);
   ASSERT_TRUE(c_->SendRequest(kCmdDisc, 1, 0, 0));
-  ASSERT_TRUE(c_->SendRequest(kCmdFlush, 2, 0, 0));  // after DISC: ignored
+  // After DISC the server may already have closed, so this send may fail; either way the
+  // request must not be executed.
+  (void)c_->SendRequest(kCmdFlush, 2, 0, 0);
   EXPECT_TRUE(c_->WaitClosed());
   EXPECT_EQ(h_->counters().flushes, 0u);
 }
