@@ -50,7 +50,11 @@ io::Task<Status> Array::ReadPiece(Piece p, std::span<uint8_t> buf) {
                   .read_first = resync_offset_ < p.sector + p.sectors,
                   .sequential_rule = geometry_.level() == 1};
   std::vector<bool> tried(copies.size(), false);
-  std::vector<size_t> bad;  // inputs whose copy returned a range error
+  struct BadCopy {
+    size_t input;
+    uint64_t sector;  // member sector of its copy
+  };
+  std::vector<BadCopy> bad;  // copies that returned a range error, to be rewritten
   Status last = Status::Unavailable(fmt::format("array sector {}: no readable copy", p.sector));
   for (;;) {
     // Copies already tried (or whose member failed meanwhile) are not candidates.
@@ -76,13 +80,11 @@ io::Task<Status> Array::ReadPiece(Piece p, std::span<uint8_t> buf) {
     if (s.ok()) {
       ++m.stats.reads;
       m.stats.read_bytes += buf.size();
-      for (size_t b : bad) {
-        Status r = co_await RepairRead(b, p, slot, copies[size_t(pick)].sector,
-                                       copies[size_t(std::find(slots.begin(), slots.end(),
-                                                                members_[b].slot) -
-                                                      slots.begin())]
-                                           .sector);
-        if (!r.ok()) Log(fmt::format("repair of {} failed: {}", members_[b].metadata.path, r.message()));
+      for (const BadCopy& b : bad) {
+        Status r = co_await RepairRead(b.input, p, slot, copies[size_t(pick)].sector, b.sector);
+        if (!r.ok()) {
+          Log(fmt::format("repair of {} failed: {}", members_[b.input].metadata.path, r.message()));
+        }
       }
       co_return Status::Ok();
     }
@@ -93,7 +95,7 @@ io::Task<Status> Array::ReadPiece(Piece p, std::span<uint8_t> buf) {
       Status f = co_await FailMember(size_t(input), why);
       if (!f.ok()) Log(f.message());
     } else {
-      bad.push_back(size_t(input));
+      bad.push_back({size_t(input), copies[size_t(pick)].sector});
     }
   }
   co_return last.WithPrefix(fmt::format("read of {} sectors at array sector {}", p.sectors, p.sector));
