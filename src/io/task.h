@@ -6,6 +6,15 @@
 // with -fsanitize=address does not).
 // Errors are values (Status/Result); an exception escaping a coroutine calls std::terminate.
 // Also here: Executor (where ready coroutines are resumed) and Yield().
+//
+// GCC 12 coroutine bugs seen in this code base (keep to these rules):
+//  - never put a lambda or a braced aggregate with a non-trivial destructor inside a co_await
+//    operand (`co_await F([p]{...})`, `co_await F(Holder{p})`): it is destroyed twice; name it
+//    first;
+//  - never write `x = cond ? a : co_await f();` when the other branch builds a non-trivial
+//    temporary: the temporary of the branch not taken is destroyed; use if/else;
+//  - a braced init-list as a coroutine argument, or a C array captured by a coroutine lambda,
+//    does not compile ("array used as initializer").
 #pragma once
 
 #include <cassert>

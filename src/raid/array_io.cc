@@ -126,19 +126,19 @@ io::Task<Status> Array::RepairRead(size_t bad, const Piece& p, int good_slot,
 io::Task<Status> Array::Write(uint64_t offset, std::span<const uint8_t> buf,
                               io::WriteFlags flags) {
   MESHRAID_CO_RETURN_IF_ERROR(io::CheckRange(info_, "write", offset, buf.size()));
-  co_return co_await FanOutWrite(
-      offset, buf.size(),
-      [buf, flags](io::BlockDevice& d, uint64_t at, const Piece& p) -> io::Task<Status> {
-        return d.Write(at, buf.subspan(p.buf_offset, p.sectors * 512), flags);
-      });
+  // Named, not built inside the co_await operand (a GCC 12 bug, see io/task.h).
+  MemberOp op = [buf, flags](io::BlockDevice& d, uint64_t at, const Piece& p) {
+    return d.Write(at, buf.subspan(p.buf_offset, p.sectors * 512), flags);
+  };
+  co_return co_await FanOutWrite(offset, buf.size(), std::move(op));
 }
 
 io::Task<Status> Array::WriteZeroes(uint64_t offset, uint64_t length, io::ZeroFlags flags) {
   MESHRAID_CO_RETURN_IF_ERROR(io::CheckRange(info_, "write zeroes", offset, length));
-  co_return co_await FanOutWrite(
-      offset, length, [flags](io::BlockDevice& d, uint64_t at, const Piece& p) -> io::Task<Status> {
-        return d.WriteZeroes(at, p.sectors * 512, flags);
-      });
+  MemberOp op = [flags](io::BlockDevice& d, uint64_t at, const Piece& p) {
+    return d.WriteZeroes(at, p.sectors * 512, flags);
+  };
+  co_return co_await FanOutWrite(offset, length, std::move(op));
 }
 
 io::Task<Status> Array::Discard(uint64_t, uint64_t) {

@@ -20,6 +20,10 @@ int main(int argc, char** argv) {
   add(AddCat);
   add(AddServeMember);
   add(AddRun);
+  add(AddStat);
+  add(AddDetail);
+  add(AddSet);
+  add(AddSim);
   CLI11_PARSE(app, argc, argv);
   for (auto& [cmd, run] : verbs) {
     if (!cmd->parsed()) continue;

@@ -19,5 +19,9 @@ Runner AddExamine(CLI::App& app);
 Runner AddCat(CLI::App& app);
 Runner AddServeMember(CLI::App& app);
 Runner AddRun(CLI::App& app);
+Runner AddStat(CLI::App& app);
+Runner AddDetail(CLI::App& app);
+Runner AddSet(CLI::App& app);
+Runner AddSim(CLI::App& app);
 
 }  // namespace meshraid::tools
