@@ -54,6 +54,7 @@ Result<std::unique_ptr<Array>> Array::Create(io::Executor& executor, io::Clock& 
   a->reference_ = plan.reference;
   a->events_ = plan.events;
   a->resync_offset_ = plan.reference.resync_offset;
+  a->balancer_.set_policy(a->options_.read_policy);
   a->slot_member_.assign(size_t(plan.geometry.raid_disks()), -1);
   a->read_state_.resize(size_t(plan.geometry.raid_disks()));
   uint32_t lbs = 512;

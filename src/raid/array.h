@@ -31,6 +31,7 @@ using SleepFn = std::function<io::Task<void>(uint64_t ns)>;
 struct ArrayOptions {
   uint64_t safe_mode_delay_ns = 200'000'000;  // MD's 200 ms
   uint32_t max_read_errors = 20;              // MD's max_read_errors
+  ReadPolicy read_policy = ReadPolicy::kLatency;
   std::function<void(const std::string&)> log;  // one line per state change
   std::function<uint64_t()> wall_seconds;      // utime; defaults to time(nullptr)
 };
@@ -86,6 +87,18 @@ class Array : public io::BlockDevice {
   MemberState member_state(size_t input) const { return members_[input].state; }
   const MemberStats& member_stats(size_t input) const { return members_[input].stats; }
   const std::string& member_name(size_t input) const { return members_[input].metadata.path; }
+  // The member's read-balancing state (latency EWMA, pending, probes), or null without a slot.
+  const ReadState* member_read_state(size_t input) const {
+    int slot = members_[input].slot;
+    return slot < 0 ? nullptr : &read_state_[size_t(slot)];
+  }
+  // The latency EWMA the balancer uses now (0: unmeasured or stale).
+  uint64_t member_latency_ewma_ns(size_t input) const {
+    const ReadState* rs = member_read_state(input);
+    return rs ? balancer_.EwmaNs(*rs, clock_.NowNs()) : 0;
+  }
+  ReadPolicy read_policy() const { return balancer_.policy(); }
+  void set_read_policy(ReadPolicy p) { balancer_.set_policy(p); }
 
  private:
   struct Member {

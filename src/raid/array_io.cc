@@ -62,6 +62,7 @@ io::Task<Status> Array::ReadPiece(Piece p, std::span<uint8_t> buf) {
     for (size_t i = 0; i < copies.size(); ++i) {
       if (tried[i]) view[size_t(slots[i])].readable = false;
     }
+    req.now_ns = clock_.NowNs();
     int pick = balancer_.Choose(req, slots, view);
     if (pick < 0) break;
     tried[size_t(pick)] = true;
@@ -70,13 +71,16 @@ io::Task<Status> Array::ReadPiece(Piece p, std::span<uint8_t> buf) {
     if (input < 0) continue;
     Member& m = members_[size_t(input)];
     ReadState& rs = read_state_[size_t(slot)];
-    ReadBalancer::OnIssue(rs, p.sector, p.sectors);
+    ReadBalancer::OnIssue(rs, p.sector, p.sectors, balancer_.last_choice_was_probe(), req.now_ns);
     ++rs.pending;
     ++m.stats.pending;
     Status s = co_await m.device->Read(MemberByteOffset(m, copies[size_t(pick)].sector), buf);
+    uint64_t done_ns = clock_.NowNs();
     --rs.pending;
     --m.stats.pending;
     rs.head_position = p.sector + p.sectors;
+    // Only successful reads feed the latency average, so a fast failure never looks fast.
+    balancer_.OnComplete(rs, done_ns - req.now_ns, s.ok(), done_ns);
     if (s.ok()) {
       ++m.stats.reads;
       m.stats.read_bytes += buf.size();

@@ -25,7 +25,7 @@ const char* VersionName(SbVersion v) {
   return "?";
 }
 
-Status ReadBitmap(const io::SyncFile& file, MemberMetadata& m) {
+Status ReadBitmap(const MetadataSource& file, MemberMetadata& m) {
   int64_t sector = int64_t(m.sb_sector) + m.sb.bitmap_offset;
   if (sector < 0 || uint64_t(sector) + 1 > m.device_sectors) {
     return Status::Corruption(
@@ -50,7 +50,7 @@ Status ReadBitmap(const io::SyncFile& file, MemberMetadata& m) {
   return Status::Ok();
 }
 
-Status ReadBadBlocks(const io::SyncFile& file, MemberMetadata& m) {
+Status ReadBadBlocks(const MetadataSource& file, MemberMetadata& m) {
   int64_t sector = int64_t(m.sb_sector) + m.sb.bblog_offset;
   uint64_t sectors = std::min<uint64_t>(m.sb.bblog_size, 8);
   if (sector < 0 || uint64_t(sector) + sectors > m.device_sectors) {
@@ -69,6 +69,10 @@ Status ReadBadBlocks(const io::SyncFile& file, MemberMetadata& m) {
 }  // namespace
 
 Result<MemberMetadata> ReadMemberMetadata(const io::SyncFile& file) {
+  return ReadMemberMetadata(FileSource(file));
+}
+
+Result<MemberMetadata> ReadMemberMetadata(const MetadataSource& file) {
   const std::string& path = file.path();
   uint64_t dev_sectors = file.size_sectors();
   std::array<uint8_t, format::kSbReadSize> block{};

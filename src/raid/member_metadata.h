@@ -33,8 +33,34 @@ struct MemberMetadata {
   uint16_t Role() const { return sb.ThisRole(); }
 };
 
-// Reads and validates the metadata of the member behind `file`. Every error is one line that
+// Where metadata is read from: a local file or a running device (e.g. a remote NBD member).
+class MetadataSource {
+ public:
+  virtual ~MetadataSource() = default;
+  virtual const std::string& path() const = 0;
+  virtual uint64_t size_bytes() const = 0;
+  uint64_t size_sectors() const { return size_bytes() / 512; }
+  // Reads exactly buf.size() bytes at `offset` (any alignment).
+  virtual Status ReadAt(uint64_t offset, std::span<uint8_t> buf) const = 0;
+};
+
+// A SyncFile as a metadata source.
+class FileSource : public MetadataSource {
+ public:
+  explicit FileSource(const io::SyncFile& f) : file_(f) {}
+  const std::string& path() const override { return file_.path(); }
+  uint64_t size_bytes() const override { return file_.size_bytes(); }
+  Status ReadAt(uint64_t offset, std::span<uint8_t> buf) const override {
+    return file_.ReadAt(offset, buf);
+  }
+
+ private:
+  const io::SyncFile& file_;
+};
+
+// Reads and validates the metadata of the member behind `source`. Every error is one line that
 // starts with the member path, e.g. "/tmp/m1: bad checksum: expected 0x1234, found 0x5678".
+Result<MemberMetadata> ReadMemberMetadata(const MetadataSource& source);
 Result<MemberMetadata> ReadMemberMetadata(const io::SyncFile& file);
 
 // Opens `path` read-only and reads its metadata.

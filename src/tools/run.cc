@@ -3,6 +3,7 @@
 // clean and exit 0.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 #include <memory>
@@ -12,6 +13,7 @@
 #include "export/nbd_server.h"
 #include "io/clock.h"
 #include "io/file_device.h"
+#include "io/nbd_device.h"
 #include "io/reactor.h"
 #include "raid/array.h"
 #include "tools/signals.h"
@@ -21,6 +23,7 @@ namespace meshraid::tools {
 namespace {
 
 struct RunArgs {
+  std::string read_policy = "latency";
   std::string export_uri;
   std::string listen;
   std::vector<std::string> members;
@@ -32,6 +35,33 @@ void Log(const std::string& name, const std::string& line) {
   std::strftime(when, sizeof(when), "%F %T", std::localtime(&t));
   fmt::print(stderr, "{} meshraid[{}]: {}\n", when, name, line);
 }
+
+bool IsNbdUri(const std::string& m) { return m.rfind("nbd://", 0) == 0 || m.rfind("nbd+unix://", 0) == 0; }
+
+// A connected remote member read synchronously at start-up (before the reactor runs).
+class DeviceSource : public raid::MetadataSource {
+ public:
+  DeviceSource(io::Reactor& reactor, io::BlockDevice& dev, std::string path)
+      : reactor_(reactor), dev_(dev), path_(std::move(path)) {}
+  const std::string& path() const override { return path_; }
+  uint64_t size_bytes() const override { return dev_.info().size_bytes; }
+  Status ReadAt(uint64_t offset, std::span<uint8_t> buf) const override {
+    // Round out to the device's block size.
+    uint64_t lbs = dev_.info().logical_block_size;
+    uint64_t start = offset / lbs * lbs;
+    uint64_t end = (offset + buf.size() + lbs - 1) / lbs * lbs;
+    std::vector<uint8_t> tmp(end - start);
+    Status s = reactor_.RunUntilComplete(dev_.Read(start, tmp));
+    if (!s.ok()) return s;
+    std::copy_n(tmp.begin() + long(offset - start), buf.size(), buf.begin());
+    return Status::Ok();
+  }
+
+ private:
+  io::Reactor& reactor_;
+  io::BlockDevice& dev_;
+  std::string path_;
+};
 
 // "nbd+unix:///NAME?socket=PATH" -> (NAME, PATH).
 Result<std::pair<std::string, std::string>> ParseUnixUri(const std::string& uri) {
@@ -65,12 +95,38 @@ io::Task<Status> Serve(io::Reactor& reactor, raid::Array& array, exports::NbdSer
 }
 
 Status RunArray(const RunArgs& a) {
-  // Assembly decides from the superblocks, read with plain files that are closed again before
-  // the members are opened for the running array.
+  MESHRAID_ASSIGN_OR_RETURN(StopSignals signals, StopSignals::Open());
+  MESHRAID_ASSIGN_OR_RETURN(std::unique_ptr<io::Reactor> reactor, io::Reactor::Create());
+  // Assembly decides from the superblocks. Local members are read with plain files that are
+  // closed again before they are opened for the running array; remote members (NBD URIs) are
+  // connected once and kept.
   std::vector<raid::MemberMetadata> metadata;
-  for (const std::string& p : a.members) {
-    MESHRAID_ASSIGN_OR_RETURN(raid::MemberMetadata m, raid::ReadMemberMetadata(p));
-    metadata.push_back(std::move(m));
+  std::vector<std::unique_ptr<io::BlockDevice>> remote(a.members.size());
+  // Remote devices must be closed before they are destroyed, on every path out of here.
+  struct CloseRemote {
+    io::Reactor& r;
+    std::vector<std::unique_ptr<io::BlockDevice>>& v;
+    ~CloseRemote() {
+      for (auto& d : v) {
+        if (d) (void)r.RunUntilComplete(d->Close());
+      }
+    }
+  } close_remote{*reactor, remote};
+  for (size_t i = 0; i < a.members.size(); ++i) {
+    const std::string& p = a.members[i];
+    if (IsNbdUri(p)) {
+      io::NbdDevice::Options no;
+      no.log = [p](std::string_view l) { Log("member", p + ": " + std::string(l)); };
+      auto dev = reactor->RunUntilComplete(io::NbdDevice::Connect(*reactor, p, no));
+      if (!dev.ok()) return dev.status().WithPrefix(p);
+      remote[i] = std::move(dev).value();
+      MESHRAID_ASSIGN_OR_RETURN(raid::MemberMetadata m,
+                                raid::ReadMemberMetadata(DeviceSource(*reactor, *remote[i], p)));
+      metadata.push_back(std::move(m));
+    } else {
+      MESHRAID_ASSIGN_OR_RETURN(raid::MemberMetadata m, raid::ReadMemberMetadata(p));
+      metadata.push_back(std::move(m));
+    }
   }
   MESHRAID_ASSIGN_OR_RETURN(raid::AssemblyPlan plan, raid::PlanAssembly(metadata));
   std::string name = ShortName(plan.reference.Name());
@@ -94,17 +150,19 @@ Status RunArray(const RunArgs& a) {
   }
   so.log = [name](std::string_view l) { Log(name, std::string(l)); };
 
-  MESHRAID_ASSIGN_OR_RETURN(StopSignals signals, StopSignals::Open());
-  MESHRAID_ASSIGN_OR_RETURN(std::unique_ptr<io::Reactor> reactor, io::Reactor::Create());
-
   std::vector<raid::ArrayMember> members;
   for (size_t i = 0; i < metadata.size(); ++i) {
     const raid::MemberPlan& mp = plan.members[i];
     raid::ArrayMember am;
     am.metadata = metadata[i];
     if (mp.disposition == raid::Disposition::kActive) {
-      MESHRAID_ASSIGN_OR_RETURN(am.device, io::FileDevice::Open(*reactor, metadata[i].path, {}));
+      if (remote[i]) {
+        am.device = std::move(remote[i]);
+      } else {
+        MESHRAID_ASSIGN_OR_RETURN(am.device, io::FileDevice::Open(*reactor, metadata[i].path, {}));
+      }
     } else {
+      if (remote[i]) (void)reactor->RunUntilComplete(remote[i]->Close());
       Log(name, fmt::format("{}: {} ({}), not used", metadata[i].path,
                             raid::DispositionName(mp.disposition), mp.note));
     }
@@ -121,6 +179,12 @@ Status RunArray(const RunArgs& a) {
                           plan.reference.resync_offset));
   }
   raid::ArrayOptions ao;
+  auto policy = raid::ParseReadPolicy(a.read_policy);
+  if (!policy) {
+    return Status::InvalidArgument(
+        fmt::format("--read-policy={}: use latency, md or round-robin", a.read_policy));
+  }
+  ao.read_policy = *policy;
   ao.log = [name](const std::string& l) { Log(name, l); };
   MESHRAID_ASSIGN_OR_RETURN(
       std::unique_ptr<raid::Array> array,
@@ -128,12 +192,15 @@ Status RunArray(const RunArgs& a) {
                           std::move(members), std::move(ao)));
   e.device = array.get();
   e.zeroes_fast = false;
-  MESHRAID_ASSIGN_OR_RETURN(std::unique_ptr<exports::NbdServer> server,
-                            exports::NbdServer::Create(*reactor, e, std::move(so)));
+  auto server = exports::NbdServer::Create(*reactor, e, std::move(so));
+  if (!server.ok()) {
+    (void)reactor->RunUntilComplete(array->Close());
+    return server.status();
+  }
   Log(name, fmt::format("assembled {} with {} members, events {}",
                         plan.geometry.level() == 1 ? "raid1" : "raid10",
                         plan.geometry.raid_disks(), plan.events));
-  return reactor->RunUntilComplete(Serve(*reactor, *array, *server, signals, name));
+  return reactor->RunUntilComplete(Serve(*reactor, *array, **server, signals, name));
 }
 
 }  // namespace
@@ -144,6 +211,7 @@ Runner AddRun(CLI::App& app) {
   c->add_option("--export", a->export_uri,
                 "nbd+unix:///NAME?socket=PATH (default: /run/meshraid/<name>.nbd)");
   c->add_option("--listen", a->listen, "Serve over TCP on ADDR:PORT instead of a Unix socket");
+  c->add_option("--read-policy", a->read_policy, "latency (default), md or round-robin");
   c->add_option("members", a->members, "Member files or block devices")->required();
   return [a] { return RunArray(*a); };
 }
