@@ -88,6 +88,17 @@ io::Task<Status> Serve(io::Reactor& reactor, raid::Array& array, exports::NbdSer
   std::string sig = co_await signals.Wait(reactor);
   Log(name, sig + ": draining in-flight I/O");
   co_await server.Stop();
+  // Where the reads went, per member (the read balancer at work).
+  uint64_t total = 0;
+  for (size_t i = 0; i < array.member_count(); ++i) total += array.member_stats(i).reads;
+  for (size_t i = 0; i < array.member_count(); ++i) {
+    const raid::MemberStats& st = array.member_stats(i);
+    Log(name, fmt::format("member {}: {}, {} reads ({:.1f}%), {} bytes read, latency_ewma_ns {}, "
+                          "{} read errors corrected",
+                          array.member_name(i), raid::MemberStateName(array.member_state(i)),
+                          st.reads, total ? 100.0 * double(st.reads) / double(total) : 0.0,
+                          st.read_bytes, array.member_latency_ewma_ns(i), st.corrected_errors));
+  }
   Status s = co_await array.Flush();
   s.Update(co_await array.Close());
   if (s.ok()) Log(name, "stopped cleanly");
