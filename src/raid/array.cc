@@ -165,6 +165,9 @@ io::Task<Status> Array::WriteSuperblocks() {
     reference_.dev_roles = roles;
     uint64_t now = format::SbTime(options_.wall_seconds());
     bool clean = !active_;
+    reference_.events = events_;
+    reference_.utime = now;
+    reference_.resync_offset = clean ? resync_offset_ : 0;
     std::vector<io::Task<Status>> writes;
     std::vector<size_t> targets;
     for (size_t i = 0; i < members_.size(); ++i) {

@@ -22,6 +22,7 @@
 #include "raid/assemble.h"
 #include "raid/range_lock.h"
 #include "raid/read_balancer.h"
+#include "util/histogram.h"
 
 namespace meshraid::raid {
 
@@ -51,6 +52,7 @@ struct MemberStats {
   uint64_t read_errors = 0;       // since start
   uint64_t corrected_errors = 0;  // persisted as cnt_corrected_read
   uint32_t pending = 0;
+  Histogram read_latency;  // ns, successful member reads
 };
 
 class Array : public io::BlockDevice {
@@ -87,6 +89,10 @@ class Array : public io::BlockDevice {
   MemberState member_state(size_t input) const { return members_[input].state; }
   const MemberStats& member_stats(size_t input) const { return members_[input].stats; }
   const std::string& member_name(size_t input) const { return members_[input].metadata.path; }
+  int member_slot(size_t input) const { return members_[input].slot; }  // -1: none
+  const MemberMetadata& member_metadata(size_t input) const { return members_[input].metadata; }
+  // The array-level superblock fields as last written (events, roles, resync_offset...).
+  const format::Superblock& superblock() const { return reference_; }
   // The member's read-balancing state (latency EWMA, pending, probes), or null without a slot.
   const ReadState* member_read_state(size_t input) const {
     int slot = members_[input].slot;

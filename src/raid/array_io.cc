@@ -84,6 +84,7 @@ io::Task<Status> Array::ReadPiece(Piece p, std::span<uint8_t> buf) {
     if (s.ok()) {
       ++m.stats.reads;
       m.stats.read_bytes += buf.size();
+      m.stats.read_latency.Record(done_ns - req.now_ns);
       for (const BadCopy& b : bad) {
         Status r = co_await RepairRead(b.input, p, slot, copies[size_t(pick)].sector, b.sector);
         if (!r.ok()) {

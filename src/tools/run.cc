@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "control/array_handler.h"
+#include "control/server.h"
 #include "export/nbd_server.h"
 #include "io/clock.h"
 #include "io/file_device.h"
@@ -81,12 +83,14 @@ std::string ShortName(const std::string& set_name) {
 }
 
 io::Task<Status> Serve(io::Reactor& reactor, raid::Array& array, exports::NbdServer& server,
-                       StopSignals& signals, const std::string& name) {
+                       control::ControlServer& control, StopSignals& signals,
+                       const std::string& name) {
   server.Start();
   Log(name, fmt::format("serving {} bytes as NBD export '{}' on {}", array.info().size_bytes,
                         server.exported().name, server.address()));
   std::string sig = co_await signals.Wait(reactor);
   Log(name, sig + ": draining in-flight I/O");
+  control.Stop();
   co_await server.Stop();
   // Where the reads went, per member (the read balancer at work).
   uint64_t total = 0;
@@ -211,7 +215,18 @@ Status RunArray(const RunArgs& a) {
   Log(name, fmt::format("assembled {} with {} members, events {}",
                         plan.geometry.level() == 1 ? "raid1" : "raid10",
                         plan.geometry.raid_disks(), plan.events));
-  return reactor->RunUntilComplete(Serve(*reactor, *array, **server, signals, name));
+  control::ArrayHandler handler(*array);
+  control::ServerOptions co;
+  io::Reactor* r = reactor.get();
+  co.post = [r](std::function<void()> fn) { r->Post(std::move(fn)); };
+  co.log = [name](const std::string& l) { Log(name, "control: " + l); };
+  auto ctl = control::ControlServer::Start(name, handler, std::move(co));
+  if (!ctl.ok()) {
+    (void)reactor->RunUntilComplete(array->Close());
+    return ctl.status();
+  }
+  Log(name, "control socket " + (*ctl)->path());
+  return reactor->RunUntilComplete(Serve(*reactor, *array, **server, **ctl, signals, name));
 }
 
 }  // namespace

@@ -1,0 +1,88 @@
+#include "control/protocol.h"
+
+#include <fmt/format.h>
+
+namespace meshraid::control {
+namespace {
+
+using nlohmann::json;
+
+Code CodeFromName(std::string_view name) {
+  for (int c = int(Code::kOk); c <= int(Code::kFailedPrecondition); ++c) {
+    if (CodeName(Code(c)) == name) return Code(c);
+  }
+  return Code::kAborted;
+}
+
+Status MakeStatus(Code code, std::string msg) {
+  switch (code) {
+    case Code::kInvalidArgument: return Status::InvalidArgument(std::move(msg));
+    case Code::kNotFound: return Status::NotFound(std::move(msg));
+    case Code::kCorruption: return Status::Corruption(std::move(msg));
+    case Code::kIoError: return Status::IoError(std::move(msg));
+    case Code::kNoSpace: return Status::NoSpace(std::move(msg));
+    case Code::kUnavailable: return Status::Unavailable(std::move(msg));
+    case Code::kNotSupported: return Status::NotSupported(std::move(msg));
+    case Code::kBusy: return Status::Busy(std::move(msg));
+    case Code::kTimedOut: return Status::TimedOut(std::move(msg));
+    case Code::kFailedPrecondition: return Status::FailedPrecondition(std::move(msg));
+    case Code::kOk:
+    case Code::kAborted: break;
+  }
+  return Status::Aborted(std::move(msg));
+}
+
+// The string at request[key], or "" when absent or not a string.
+std::string StringField(const json& request, const char* key) {
+  auto it = request.find(key);
+  return it != request.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+}  // namespace
+
+json StatusRequest() { return json{{"cmd", "status"}}; }
+
+json SetRequest(const std::string& key, const std::string& value) {
+  return json{{"cmd", "set"}, {"key", key}, {"value", value}};
+}
+
+json ErrorResponse(const Status& status) {
+  return json{{"ok", false}, {"code", std::string(CodeName(status.code()))},
+              {"error", status.message()}};
+}
+
+json Dispatch(ControlHandler& handler, const json& request) {
+  if (!request.is_object()) return ErrorResponse(Status::InvalidArgument("request is not a JSON object"));
+  std::string cmd = StringField(request, "cmd");
+  if (cmd == "ping") return json{{"ok", true}};
+  if (cmd == "status") {
+    Result<ArrayStatus> s = handler.GetStatus();
+    if (!s.ok()) return ErrorResponse(s.status());
+    return json{{"ok", true}, {"status", ToJson(*s)}};
+  }
+  if (cmd == "set") {
+    std::string key = StringField(request, "key");
+    if (key.empty()) return ErrorResponse(Status::InvalidArgument("set: no key"));
+    if (!request.contains("value") || !request["value"].is_string()) {
+      return ErrorResponse(Status::InvalidArgument(fmt::format("set {}: no value", key)));
+    }
+    Result<std::string> r = handler.Set(key, request["value"].get<std::string>());
+    if (!r.ok()) return ErrorResponse(r.status());
+    return json{{"ok", true}, {"message", *r}};
+  }
+  if (cmd.empty()) return ErrorResponse(Status::InvalidArgument("request has no \"cmd\""));
+  return ErrorResponse(Status::InvalidArgument(
+      fmt::format("unknown command '{}' (known: ping, status, set)", cmd)));
+}
+
+Result<json> CheckResponse(const json& response) {
+  if (!response.is_object() || !response.contains("ok") || !response["ok"].is_boolean()) {
+    return Status::Corruption("malformed response from the control socket");
+  }
+  if (response["ok"].get<bool>()) return response;
+  std::string msg = StringField(response, "error");
+  return MakeStatus(CodeFromName(StringField(response, "code")),
+                    msg.empty() ? "request failed" : msg);
+}
+
+}  // namespace meshraid::control
