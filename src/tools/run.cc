@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "control/array_handler.h"
+#include "control/run_dir.h"
 #include "control/server.h"
 #include "export/nbd_server.h"
 #include "io/clock.h"
@@ -159,9 +160,11 @@ Status RunArray(const RunArgs& a) {
     e.name = parsed.first;
     so.listen = exports::ListenAddress::Unix(parsed.second);
   } else {
-    ::mkdir("/run/meshraid", 0700);
+    // Next to the control socket: $MESHRAID_RUN_DIR or /run/meshraid.
+    std::string dir = control::RunDir();
+    ::mkdir(dir.c_str(), 0700);
     e.name = name;
-    so.listen = exports::ListenAddress::Unix("/run/meshraid/" + name + ".nbd");
+    so.listen = exports::ListenAddress::Unix(dir + "/" + name + ".nbd");
   }
   so.log = [name](std::string_view l) { Log(name, std::string(l)); };
 
@@ -235,7 +238,8 @@ Runner AddRun(CLI::App& app) {
   auto a = std::make_shared<RunArgs>();
   CLI::App* c = app.add_subcommand("run", "Assemble an array and serve it over NBD in the foreground");
   c->add_option("--export", a->export_uri,
-                "nbd+unix:///NAME?socket=PATH (default: /run/meshraid/<name>.nbd)");
+                "nbd+unix:///NAME?socket=PATH (default: <run dir>/<name>.nbd, run dir "
+                "$MESHRAID_RUN_DIR or /run/meshraid)");
   c->add_option("--listen", a->listen, "Serve over TCP on ADDR:PORT instead of a Unix socket");
   c->add_option("--read-policy", a->read_policy, "latency (default), md or round-robin");
   c->add_option("members", a->members, "Member files or block devices")->required();
