@@ -23,6 +23,17 @@ std::string_view MemberStateName(MemberState s) {
   return "?";
 }
 
+std::string_view SyncActionName(SyncAction a) {
+  switch (a) {
+    case SyncAction::kIdle: return "idle";
+    case SyncAction::kResync: return "resync";
+    case SyncAction::kRecover: return "recover";
+    case SyncAction::kCheck: return "check";
+    case SyncAction::kRepair: return "repair";
+  }
+  return "?";
+}
+
 SleepFn ReactorSleep(io::Reactor& reactor) {
   return [&reactor](uint64_t ns) -> io::Task<void> {
     return [](io::Reactor& r, uint64_t n) -> io::Task<void> { co_await r.Sleep(n); }(reactor, ns);
@@ -36,7 +47,10 @@ Array::Array(io::Executor& executor, io::Clock& clock, SleepFn sleep, ArrayOptio
       options_(std::move(options)),
       range_lock_(executor),
       md_lock_(executor, 1),
-      gate_(executor) {
+      gate_(executor),
+      barrier_(executor, options_.barrier_mode),
+      sync_idle_(executor) {
+  sync_idle_.Set();
   if (!options_.wall_seconds) options_.wall_seconds = [] { return uint64_t(std::time(nullptr)); };
 }
 
@@ -65,6 +79,7 @@ Result<std::unique_ptr<Array>> Array::Create(io::Executor& executor, io::Clock& 
     m.stats.corrected_errors = m.metadata.sb.cnt_corrected_read;
     const MemberPlan& mp = plan.members[i];
     m.slot = mp.slot;
+    m.recovery_offset = mp.recovery_offset;
     switch (mp.disposition) {
       case Disposition::kActive: m.state = MemberState::kInSync; break;
       case Disposition::kRecovering: m.state = MemberState::kRecovering; break;
@@ -78,10 +93,11 @@ Result<std::unique_ptr<Array>> Array::Create(io::Executor& executor, io::Clock& 
       ReadState& rs = a->read_state_[size_t(m.slot)];
       rs.readable = true;
       rs.write_mostly = (m.metadata.sb.devflags & format::kDevFlagWriteMostly) != 0;
-      lbs = std::max(lbs, m.device->info().logical_block_size);
     }
+    if (a->HasSuperblock(m)) lbs = std::max(lbs, m.device->info().logical_block_size);
     a->members_.push_back(std::move(m));
   }
+  a->RebuildSlots();
   std::vector<bool> in_sync(a->slot_member_.size());
   for (size_t s = 0; s < in_sync.size(); ++s) in_sync[s] = a->slot_member_[s] >= 0;
   if (!a->geometry_.Enough(in_sync)) {
@@ -96,7 +112,84 @@ Result<std::unique_ptr<Array>> Array::Create(io::Executor& executor, io::Clock& 
   a->info_.can_flush = true;
   a->info_.can_discard = false;  // a discard could leave copies different; not offered yet
   a->info_.can_write_zeroes = true;
+  MESHRAID_RETURN_IF_ERROR(a->LoadBitmap(plan));
+  a->KickSync();
+  a->StartBitmapDaemon();
   return a;
+}
+
+// The bitmap of the freshest member becomes the run-time write-intent bitmap.
+Status Array::LoadBitmap(const AssemblyPlan& plan) {
+  const MemberMetadata& ref = members_[plan.reference_input].metadata;
+  if (!plan.reference.Has(format::kFeatureBitmapOffset)) return Status::Ok();
+  if (!ref.bitmap) return Status::Corruption(ref.path + ": bitmap feature set but no bitmap read");
+  const format::BitmapSuper& b = ref.bitmap->super;
+  uint64_t area = (b.TotalBytes() + 4095) / 4096 * 4096;
+  MESHRAID_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes,
+                            format::EncodeBitmapArea(b, ref.bitmap->bits, area));
+  WriteIntent::PersistFn persist = [this](uint64_t off, std::span<const uint8_t> data) {
+    return PersistBitmap(off, data);
+  };
+  auto wi = WriteIntent::Load(executor_, std::move(bytes), 4096, events_, std::move(persist));
+  if (!wi.ok()) return wi.status().WithPrefix(ref.path + ": bitmap");
+  bitmap_ = std::make_unique<WriteIntent>(std::move(wi).value());
+  if (format::BitmapStale(b, plan.reference)) {
+    Log(fmt::format("bitmap of {} is older than the superblock (events {} < {}): every chunk "
+                    "will be resynced", ref.path, b.events, plan.reference.events));
+  }
+  return Status::Ok();
+}
+
+// Writes bitmap bytes to every member that carries the bitmap. A member that fails is failed
+// (its superblock is updated in the background); the write fails only if none took it.
+io::Task<Status> Array::PersistBitmap(uint64_t offset, std::span<const uint8_t> bytes) {
+  std::vector<io::Task<Status>> writes;
+  std::vector<size_t> targets;
+  for (size_t i = 0; i < members_.size(); ++i) {
+    Member& m = members_[i];
+    if (!HasSuperblock(m)) continue;
+    int64_t at = (int64_t(m.metadata.sb_sector) + m.metadata.sb.bitmap_offset) * 512 + int64_t(offset);
+    writes.push_back(m.device->Write(uint64_t(at), bytes, io::WriteFlags::kFua));
+    targets.push_back(i);
+  }
+  std::vector<Status> results = co_await io::WhenAll(std::move(writes));
+  Status out;
+  size_t ok = 0;
+  for (size_t k = 0; k < results.size(); ++k) {
+    if (results[k].ok()) {
+      ++ok;
+      continue;
+    }
+    out = results[k].WithPrefix("bitmap write on " + members_[targets[k]].metadata.path);
+    if (members_[targets[k]].state == MemberState::kRecovering) {
+      MarkFaulty(targets[k], out.message());
+    } else if (EnoughWithout(targets[k])) {
+      MarkFaulty(targets[k], out.message());
+      io::Spawn(gate_, [](Array* a) -> io::Task<void> {
+        co_await a->md_lock_.Acquire();
+        Status s = co_await a->WriteSuperblocks();
+        a->md_lock_.Release();
+        if (!s.ok()) a->Log("superblock update failed: " + s.message());
+      }(this));
+    }
+  }
+  if (ok > 0 && (ok == results.size() || !broken_)) co_return Status::Ok();
+  co_return out;
+}
+
+void Array::RebuildSlots() {
+  slot_writers_.assign(slot_member_.size(), {});
+  for (size_t i = 0; i < members_.size(); ++i) {
+    const Member& m = members_[i];
+    if (m.slot >= 0 && HasSuperblock(m)) slot_writers_[size_t(m.slot)].push_back(i);
+  }
+}
+
+int Array::FindMember(const std::string& path) const {
+  for (size_t i = 0; i < members_.size(); ++i) {
+    if (members_[i].metadata.path == path) return int(i);
+  }
+  return -1;
 }
 
 int Array::degraded() const {
@@ -128,7 +221,14 @@ bool Array::EnoughWithout(size_t input) const {
 
 void Array::MarkFaulty(size_t input, const std::string& why) {
   Member& m = members_[input];
+  bool was_in_sync = m.state == MemberState::kInSync;
   m.state = MemberState::kFaulty;
+  RebuildSlots();
+  sync_interrupt_ = sync_running_;  // a sync re-plans without the member
+  if (!was_in_sync) {
+    Log(fmt::format("member {} failed ({}) while it was being rebuilt", m.metadata.path, why));
+    return;
+  }
   slot_member_[size_t(m.slot)] = -1;
   read_state_[size_t(m.slot)].readable = false;
   Log(fmt::format("member {} failed ({}); array degraded: {} of {} slots in sync", m.metadata.path,
@@ -138,6 +238,10 @@ void Array::MarkFaulty(size_t input, const std::string& why) {
 // With md_lock_ held: fails `input` unless it holds the last copy of some data.
 io::Task<Status> Array::FailLocked(size_t input, const std::string& why) {
   Member& m = members_[input];
+  if (m.state == MemberState::kRecovering) {
+    MarkFaulty(input, why);
+    co_return co_await WriteSuperblocks();
+  }
   if (m.state != MemberState::kInSync) co_return Status::Ok();  // already out of the array
   if (!EnoughWithout(input)) {
     if (!broken_) {
@@ -157,10 +261,19 @@ io::Task<Status> Array::FailLocked(size_t input, const std::string& why) {
 io::Task<Status> Array::WriteSuperblocks() {
   for (size_t round = 0; round <= members_.size(); ++round) {
     ++events_;
+    // The bitmap's events are never older than the superblock's (MD writes it first).
+    if (bitmap_) MESHRAID_CO_RETURN_IF_ERROR(co_await bitmap_->WriteHeader(events_));
     std::vector<uint16_t> roles = reference_.dev_roles;
+    if (roles.size() < reference_.max_dev) roles.resize(reference_.max_dev, format::kRoleSpare);
     for (const Member& m : members_) {
-      if (m.metadata.sb.dev_number >= roles.size()) continue;
-      if (m.state == MemberState::kFaulty) roles[m.metadata.sb.dev_number] = format::kRoleFaulty;
+      uint32_t dn = m.metadata.sb.dev_number;
+      if (dn >= roles.size()) continue;
+      if (m.state == MemberState::kFaulty) roles[dn] = format::kRoleFaulty;
+      // A replacement in flight is recorded as a spare: after a crash it starts over.
+      if (m.state == MemberState::kRecovering) {
+        roles[dn] = m.replaces >= 0 ? format::kRoleSpare : uint16_t(m.slot);
+      }
+      if (m.state == MemberState::kInSync) roles[dn] = uint16_t(m.slot);
     }
     reference_.dev_roles = roles;
     uint64_t now = format::SbTime(options_.wall_seconds());
@@ -172,8 +285,12 @@ io::Task<Status> Array::WriteSuperblocks() {
     std::vector<size_t> targets;
     for (size_t i = 0; i < members_.size(); ++i) {
       Member& m = members_[i];
-      if (m.state != MemberState::kInSync) continue;
+      if (!HasSuperblock(m)) continue;
       format::Superblock& sb = m.metadata.sb;
+      bool recovering = m.state == MemberState::kRecovering && m.replaces < 0;
+      sb.feature_map = recovering ? (sb.feature_map | format::kFeatureRecoveryOffset)
+                                  : (sb.feature_map & ~uint32_t{format::kFeatureRecoveryOffset});
+      sb.recovery_offset = recovering ? m.recovery_offset : 0;
       sb.events = events_;
       sb.utime = now;
       sb.resync_offset = clean ? resync_offset_ : 0;
@@ -194,7 +311,7 @@ io::Task<Status> Array::WriteSuperblocks() {
     bool changed = false;
     for (size_t k = 0; k < results.size(); ++k) {
       if (results[k].ok()) continue;
-      if (!EnoughWithout(targets[k])) {
+      if (members_[targets[k]].state == MemberState::kInSync && !EnoughWithout(targets[k])) {
         broken_ = true;
         Log(fmt::format("array broken: superblock write failed on {}: {}",
                         members_[targets[k]].metadata.path, results[k].message()));
@@ -266,6 +383,14 @@ io::Task<Status> Array::MarkCleanLocked() {
 io::Task<Status> Array::Close() {
   if (closing_) co_return Status::Ok();
   closing_ = true;
+  co_await sync_idle_.Wait();
+  // Like MD's bitmap flush at stop: clear every bit that needs no sync.
+  if (bitmap_ && degraded() == 0 && resync_offset_ == format::kMaxSector && !broken_) {
+    for (int pass = 0; pass < 2; ++pass) {
+      auto cleared = co_await bitmap_->Sweep(false, events_);
+      if (!cleared.ok()) Log("bitmap sweep failed: " + cleared.status().message());
+    }
+  }
   co_await md_lock_.Acquire();
   Status s = co_await MarkCleanLocked();
   md_lock_.Release();

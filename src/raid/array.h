@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -20,8 +21,10 @@
 #include "io/reactor.h"
 #include "io/sync.h"
 #include "raid/assemble.h"
+#include "raid/barrier.h"
 #include "raid/range_lock.h"
 #include "raid/read_balancer.h"
+#include "raid/write_intent.h"
 #include "util/histogram.h"
 
 namespace meshraid::raid {
@@ -29,10 +32,25 @@ namespace meshraid::raid {
 // Waits `ns` nanoseconds (a reactor timer in production, a manual timer in tests).
 using SleepFn = std::function<io::Task<void>(uint64_t ns)>;
 
+// MD's sync_action values (idle and frozen are states, the others actions).
+enum class SyncAction { kIdle, kResync, kRecover, kCheck, kRepair };
+std::string_view SyncActionName(SyncAction a);  // idle, resync, recover, check, repair
+
+struct SyncOptions {
+  bool autostart = true;               // start resync/recovery by itself, as MD's thread does
+  uint64_t speed_min_kib = 1000;       // MD's speed_limit_min: never throttled below this
+  uint64_t speed_max_kib = 200000;     // MD's speed_limit_max: never faster than this
+  uint64_t window_sectors = 2048;      // one sync read/write (1 MiB)
+  uint32_t depth = 4;                  // sync windows in flight
+  uint64_t checkpoint_ns = 5'000'000'000;  // superblock checkpoint of the sync position
+};
+
 struct ArrayOptions {
   uint64_t safe_mode_delay_ns = 200'000'000;  // MD's 200 ms
   uint32_t max_read_errors = 20;              // MD's max_read_errors
   ReadPolicy read_policy = ReadPolicy::kLatency;
+  BarrierMode barrier_mode = BarrierMode::kBucket;
+  SyncOptions sync;
   std::function<void(const std::string&)> log;  // one line per state change
   std::function<uint64_t()> wall_seconds;      // utime; defaults to time(nullptr)
 };
@@ -46,6 +64,17 @@ struct ArrayMember {
 
 enum class MemberState { kInSync, kFaulty, kSpare, kStale, kRecovering, kMissing };
 std::string_view MemberStateName(MemberState s);
+
+// A sync action as `meshraid stat` shows it.
+struct SyncProgress {
+  SyncAction action = SyncAction::kIdle;  // what runs now (kIdle: nothing)
+  bool frozen = false;                     // `action frozen`: nothing starts by itself
+  uint64_t done_sectors = 0, total_sectors = 0;  // array (resync/check) or member (recovery) sectors
+  uint64_t speed_kib_s = 0;
+  uint64_t mismatch_sectors = 0;   // of the last check/repair (mismatch_cnt)
+  uint64_t copied_sectors = 0;     // written by sync since start (for tests and benchmarks)
+  uint64_t skipped_sectors = 0;    // skipped as clean by the bitmap since start
+};
 
 struct MemberStats {
   uint64_t reads = 0, read_bytes = 0, writes = 0, write_bytes = 0;
@@ -80,6 +109,41 @@ class Array : public io::BlockDevice {
   // Fails member `input` on request (mdadm --fail).
   io::Task<Status> FailMember(size_t input, std::string why);
 
+  // Management (array_manage.cc). AddMember writes a fresh superblock (and bitmap) to the new
+  // device and makes it a spare; a spare is rebuilt into a missing slot at once. With
+  // `replaces` >= 0 it is rebuilt as a replacement of that in-sync member, which is failed when
+  // the copy is complete. ReAddMember takes a failed or stale member back into its old slot,
+  // copying only the chunks the bitmap marks when it can. RemoveMember drops a faulty, stale
+  // or spare member. Returns the new member's input index.
+  io::Task<Result<size_t>> AddMember(std::unique_ptr<io::BlockDevice> device, std::string path,
+                                     int replaces = -1);
+  io::Task<Status> ReAddMember(size_t input, std::unique_ptr<io::BlockDevice> device);
+  io::Task<Status> RemoveMember(size_t input);
+  // The input of the member named `path` (as given), or -1.
+  int FindMember(const std::string& path) const;
+
+  // Sync actions (array_sync.cc). kCheck/kRepair start a check/repair pass (kFailedPrecondition
+  // while another action runs); kIdle stops what runs (an automatic resync/recovery starts again
+  // later); `frozen` stops it and starts nothing until unfrozen.
+  Status RequestSync(SyncAction a);
+  void SetSyncFrozen(bool frozen);
+  SyncProgress sync_progress() const;
+  void set_sync_speed(uint64_t min_kib, uint64_t max_kib) {
+    options_.sync.speed_min_kib = min_kib;
+    options_.sync.speed_max_kib = max_kib;
+  }
+  const SyncOptions& sync_options() const { return options_.sync; }
+  // Waits until no sync action runs (tests, tools).
+  io::Task<void> WaitSyncIdle();
+  // Drains all I/O and blocks new I/O (management steps); Unfreeze lets it go on.
+  io::Task<void> Freeze() { return barrier_.Freeze(); }
+  void Unfreeze() { barrier_.Unfreeze(); }
+  const Barrier& barrier() const { return barrier_; }
+  // The write-intent bitmap, or null.
+  const WriteIntent* write_intent() const { return bitmap_.get(); }
+  uint64_t resync_offset() const { return resync_offset_; }
+  uint64_t member_recovery_offset(size_t input) const { return members_[input].recovery_offset; }
+
   const layout::Geometry& geometry() const { return geometry_; }
   bool broken() const { return broken_; }
   bool active() const { return active_; }
@@ -91,6 +155,7 @@ class Array : public io::BlockDevice {
   const std::string& member_name(size_t input) const { return members_[input].metadata.path; }
   int member_slot(size_t input) const { return members_[input].slot; }  // -1: none
   const MemberMetadata& member_metadata(size_t input) const { return members_[input].metadata; }
+  bool member_removed(size_t input) const { return members_[input].removed; }
   // The array-level superblock fields as last written (events, roles, resync_offset...).
   const format::Superblock& superblock() const { return reference_; }
   // The member's read-balancing state (latency EWMA, pending, probes), or null without a slot.
@@ -113,6 +178,10 @@ class Array : public io::BlockDevice {
     MemberState state = MemberState::kMissing;
     int slot = -1;
     MemberStats stats;
+    uint64_t recovery_offset = 0;  // kRecovering: member sectors copied so far
+    bool bitmap_recovery = false;  // kRecovering: only chunks the bitmap marks are copied
+    int replaces = -1;             // kRecovering as a replacement of this input
+    bool removed = false;          // removed by the user: kept only so indices stay stable
   };
   struct Piece {
     uint64_t sector;   // array sector
@@ -124,12 +193,13 @@ class Array : public io::BlockDevice {
 
   Array(io::Executor& executor, io::Clock& clock, SleepFn sleep, ArrayOptions options);
 
-  std::vector<Piece> Split(uint64_t sector, uint64_t sectors, bool for_write) const;
+  std::vector<Piece> Split(uint64_t sector, uint64_t sectors) const;
   int SlotMember(int slot) const { return slot_member_[size_t(slot)]; }
   uint64_t MemberByteOffset(const Member& m, uint64_t member_sector) const {
     return (m.metadata.sb.data_offset + member_sector) * 512;
   }
   io::Task<Status> ReadPiece(Piece p, std::span<uint8_t> buf);
+  io::Task<Status> ReadPieceLocked(Piece p, std::span<uint8_t> buf);
   io::Task<Status> RepairRead(size_t bad, const Piece& p, int good_slot, uint64_t good_sector,
                               uint64_t bad_sector);
   io::Task<Status> WritePiece(const Piece& p, const MemberOp& op);
@@ -143,7 +213,28 @@ class Array : public io::BlockDevice {
   io::Task<void> SafeModeTimer();
   io::Task<Status> MarkCleanLocked();
   io::Task<Status> WriteSuperblocks();
+  // Members whose superblock (and bitmap) the array keeps up to date.
+  bool HasSuperblock(const Member& m) const {
+    return m.state == MemberState::kInSync || m.state == MemberState::kRecovering ||
+           (m.state == MemberState::kSpare && m.device);
+  }
+  io::Task<Status> PersistBitmap(uint64_t offset, std::span<const uint8_t> bytes);
   void WritesIdle();
+  // Members that receive writes for each slot: in sync, or recovering (incl. replacements).
+  void RebuildSlots();
+  // array_sync.cc
+  void KickSync();
+  io::Task<void> SyncThread();
+  io::Task<Status> RunResync(SyncAction action);
+  io::Task<Status> RunRecovery();
+  io::Task<Status> SyncWindow(SyncAction action, uint64_t sector, uint64_t sectors);
+  io::Task<Status> RecoverWindow(size_t target, uint64_t dev_sector, uint64_t sectors);
+  io::Task<void> Throttle();
+  io::Task<Status> FinishRecovery(size_t target);
+  io::Task<void> BitmapDaemon();
+  void StartBitmapDaemon();
+  Status LoadBitmap(const AssemblyPlan& plan);
+  bool SyncInterrupted() const { return sync_interrupt_ || closing_; }
   void Log(const std::string& line) const;
 
   io::Executor& executor_;
@@ -155,13 +246,27 @@ class Array : public io::BlockDevice {
   format::Superblock reference_;  // array-level fields of the freshest superblock
   uint64_t events_ = 0;
   uint64_t resync_offset_ = 0;    // as assembled; kMaxSector when in sync
-  std::vector<Member> members_;
+  std::deque<Member> members_;  // a deque: AddMember keeps references to members valid
   std::vector<int> slot_member_;  // slot -> input of its in-sync member, or -1
+  std::vector<std::vector<size_t>> slot_writers_;  // slot -> inputs that receive writes
   std::vector<ReadState> read_state_;  // per slot
   ReadBalancer balancer_;
   RangeLock range_lock_;
   io::Semaphore md_lock_;  // serialises superblock updates
-  io::Gate gate_;          // background tasks (the safe-mode timer)
+  io::Gate gate_;          // background tasks (the safe-mode timer, sync, bitmap daemon)
+  Barrier barrier_;
+  std::unique_ptr<WriteIntent> bitmap_;
+  // Sync state.
+  bool sync_running_ = false;
+  bool sync_interrupt_ = false;
+  bool sync_frozen_ = false;
+  SyncAction sync_requested_ = SyncAction::kIdle;  // check/repair asked for
+  SyncProgress progress_;
+  uint64_t sync_marks_ns_[2] = {0, 0};   // speed: a mark's time and done_sectors
+  uint64_t sync_marks_done_[2] = {0, 0};
+  uint64_t foreground_ios_ = 0;          // completed normal requests (sync backs off)
+  io::Event sync_idle_;
+  bool daemon_running_ = false;
   bool active_ = false;
   bool broken_ = false;
   bool closing_ = false;

@@ -7,21 +7,16 @@
 #include "raid/array.h"
 
 namespace meshraid::raid {
-namespace {
 
-// MD's barrier unit: requests never cross a 64 MiB boundary (the resync barriers hang on it).
-constexpr uint64_t kBarrierUnitSectors = uint64_t{1} << 17;
-
-}  // namespace
-
-std::vector<Array::Piece> Array::Split(uint64_t sector, uint64_t sectors, bool for_write) const {
+// Pieces never cross a 64 MiB barrier unit (each enters the barrier of its own bucket).
+std::vector<Array::Piece> Array::Split(uint64_t sector, uint64_t sectors) const {
   std::vector<Piece> pieces;
   uint64_t done = 0;
   const uint64_t max_piece = info_.max_io_bytes / 512;
   while (done < sectors) {
     uint64_t v = sector + done;
-    uint64_t n = std::min({sectors - done, geometry_.ContiguousSectors(v), max_piece});
-    if (for_write) n = std::min(n, kBarrierUnitSectors - v % kBarrierUnitSectors);
+    uint64_t n = std::min({sectors - done, geometry_.ContiguousSectors(v), max_piece,
+                           Barrier::ToUnitEnd(v)});
     pieces.push_back({v, n, size_t(done * 512)});
     done += n;
   }
@@ -30,18 +25,31 @@ std::vector<Array::Piece> Array::Split(uint64_t sector, uint64_t sectors, bool f
 
 io::Task<Status> Array::Read(uint64_t offset, std::span<uint8_t> buf) {
   MESHRAID_CO_RETURN_IF_ERROR(io::CheckRange(info_, "read", offset, buf.size()));
-  std::vector<Piece> pieces = Split(offset / 512, buf.size() / 512, /*for_write=*/false);
-  if (pieces.size() == 1) co_return co_await ReadPiece(pieces[0], buf);
-  std::vector<io::Task<Status>> parts;
-  for (const Piece& p : pieces) {
-    parts.push_back(ReadPiece(p, buf.subspan(p.buf_offset, p.sectors * 512)));
+  std::vector<Piece> pieces = Split(offset / 512, buf.size() / 512);
+  Status s;
+  if (pieces.size() == 1) {
+    s = co_await ReadPiece(pieces[0], buf);
+  } else {
+    std::vector<io::Task<Status>> parts;
+    for (const Piece& p : pieces) {
+      parts.push_back(ReadPiece(p, buf.subspan(p.buf_offset, p.sectors * 512)));
+    }
+    s = co_await io::WhenAllOk(std::move(parts));
   }
-  co_return co_await io::WhenAllOk(std::move(parts));
+  ++foreground_ios_;
+  co_return s;
+}
+
+io::Task<Status> Array::ReadPiece(Piece p, std::span<uint8_t> buf) {
+  co_await barrier_.EnterRead(p.sector);
+  Status s = co_await ReadPieceLocked(p, buf);
+  barrier_.Exit(p.sector);
+  co_return s;
 }
 
 // Reads one piece from one copy; on error tries the other copies and, once one succeeds,
 // rewrites the range on every copy that returned a range error (MD's fix_read_error).
-io::Task<Status> Array::ReadPiece(Piece p, std::span<uint8_t> buf) {
+io::Task<Status> Array::ReadPieceLocked(Piece p, std::span<uint8_t> buf) {
   std::vector<layout::Copy> copies = geometry_.Map(p.sector);
   std::vector<int> slots;
   for (const layout::Copy& c : copies) slots.push_back(c.disk);
@@ -158,46 +166,63 @@ io::Task<Status> Array::FanOutWrite(uint64_t offset, uint64_t length, MemberOp o
   Status s = co_await EnsureActive();
   if (s.ok()) {
     RangeLock::Guard guard = co_await range_lock_.Lock(offset / 512, length / 512);
-    std::vector<Piece> pieces = Split(offset / 512, length / 512, /*for_write=*/true);
+    std::vector<Piece> pieces = Split(offset / 512, length / 512);
     std::vector<io::Task<Status>> parts;
     for (const Piece& p : pieces) parts.push_back(WritePiece(p, op));
     s = co_await io::WhenAllOk(std::move(parts));
   }
   if (--pending_writes_ == 0) WritesIdle();
+  ++foreground_ios_;
   co_return s;
 }
 
+// One piece: the barrier of its bucket, the bitmap bits on disk, then every copy.
 io::Task<Status> Array::WritePiece(const Piece& p, const MemberOp& op) {
+  co_await barrier_.EnterWrite(p.sector);
+  if (bitmap_) {
+    Status bs = co_await bitmap_->StartWrite(p.sector, p.sectors);
+    if (!bs.ok()) {
+      bitmap_->EndWrite(p.sector, p.sectors);
+      barrier_.Exit(p.sector);
+      co_return bs.WithPrefix("write-intent bitmap");
+    }
+    StartBitmapDaemon();
+  }
   std::vector<io::Task<Status>> writes;
   std::vector<size_t> targets;
   for (const layout::Copy& c : geometry_.Map(p.sector)) {
-    int input = SlotMember(c.disk);
-    if (input < 0) continue;
-    targets.push_back(size_t(input));
-    writes.push_back(MemberWrite(size_t(input), c.sector, p, op));
+    for (size_t input : slot_writers_[size_t(c.disk)]) {
+      targets.push_back(input);
+      writes.push_back(MemberWrite(input, c.sector, p, op));
+    }
   }
-  if (writes.empty()) co_return Status::IoError(fmt::format("array sector {}: no copy left", p.sector));
   std::vector<Status> results = co_await io::WhenAll(std::move(writes));
-  // A member that failed the write is failed before the write is acknowledged; the write
-  // fails only if that member held the last copy.
+  // A member that failed the write is failed before the write is acknowledged (and before
+  // the chunk's bit may be cleared); the write fails only if that member held the last copy.
   Status out;
+  if (targets.empty()) out = Status::IoError(fmt::format("array sector {}: no copy left", p.sector));
   for (size_t k = 0; k < results.size(); ++k) {
     if (results[k].ok()) continue;
     out.Update(co_await FailMember(targets[k], "write error: " + results[k].message()));
   }
+  if (bitmap_) bitmap_->EndWrite(p.sector, p.sectors);
+  barrier_.Exit(p.sector);
   co_return out;
 }
 
 io::Task<Status> Array::MemberWrite(size_t input, uint64_t member_sector, const Piece& p,
                                     const MemberOp& op) {
   Member& m = members_[input];
-  ReadState& rs = read_state_[size_t(m.slot)];
-  ++rs.pending;
+  // A recovering member is not a read candidate: its queue does not count for the balancer.
+  ReadState* rs = m.state == MemberState::kInSync ? &read_state_[size_t(m.slot)] : nullptr;
+  if (rs) ++rs->pending;
   ++m.stats.pending;
   Status s = co_await op(*m.device, MemberByteOffset(m, member_sector), p);
-  --rs.pending;
+  if (rs) {
+    --rs->pending;
+    rs->head_position = p.sector + p.sectors;
+  }
   --m.stats.pending;
-  rs.head_position = p.sector + p.sectors;
   if (s.ok()) {
     ++m.stats.writes;
     m.stats.write_bytes += p.sectors * 512;
@@ -209,7 +234,7 @@ io::Task<Status> Array::Flush() {
   std::vector<io::Task<Status>> flushes;
   std::vector<size_t> targets;
   for (size_t i = 0; i < members_.size(); ++i) {
-    if (members_[i].state != MemberState::kInSync) continue;
+    if (!HasSuperblock(members_[i])) continue;
     targets.push_back(i);
     flushes.push_back(members_[i].device->Flush());
   }

@@ -1,0 +1,445 @@
+// The array's sync thread (MD's md_do_sync): resync after an unclean shutdown, recovery of
+// members being rebuilt, check and repair; and the write-intent bitmap's daemon. Each sync
+// window raises the barrier of its 64 MiB bucket, so only writes to that bucket wait for it.
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "io/when_all.h"
+#include "raid/array.h"
+
+namespace meshraid::raid {
+
+void Array::KickSync() {
+  if (sync_running_ || closing_ || sync_frozen_ || broken_) return;
+  if (!options_.sync.autostart && sync_requested_ == SyncAction::kIdle) return;
+  sync_running_ = true;
+  sync_interrupt_ = false;
+  sync_idle_.Reset();
+  io::Spawn(gate_, SyncThread());
+}
+
+Status Array::RequestSync(SyncAction a) {
+  switch (a) {
+    case SyncAction::kIdle:
+      if (sync_running_) sync_interrupt_ = true;
+      sync_requested_ = SyncAction::kIdle;
+      return Status::Ok();
+    case SyncAction::kCheck:
+    case SyncAction::kRepair:
+      if (sync_running_ && progress_.action != SyncAction::kIdle) {
+        return Status::FailedPrecondition(fmt::format(
+            "cannot start {}: {} is running", SyncActionName(a), SyncActionName(progress_.action)));
+      }
+      if (resync_offset_ != format::kMaxSector) {
+        return Status::FailedPrecondition(
+            fmt::format("cannot start {}: the array needs a resync first", SyncActionName(a)));
+      }
+      [[fallthrough]];
+    case SyncAction::kResync:
+    case SyncAction::kRecover:
+      if (sync_frozen_) return Status::FailedPrecondition("sync is frozen (action idle unfreezes)");
+      sync_requested_ = a;
+      KickSync();
+      return Status::Ok();
+  }
+  return Status::InvalidArgument("unknown sync action");
+}
+
+void Array::SetSyncFrozen(bool frozen) {
+  sync_frozen_ = frozen;
+  if (frozen && sync_running_) sync_interrupt_ = true;
+  if (!frozen) KickSync();
+}
+
+SyncProgress Array::sync_progress() const {
+  SyncProgress p = progress_;
+  p.frozen = sync_frozen_;
+  uint64_t dt = clock_.NowNs() - sync_marks_ns_[0];
+  uint64_t dd = p.done_sectors - std::min(p.done_sectors, sync_marks_done_[0]);
+  p.speed_kib_s = dt > 0 && p.action != SyncAction::kIdle ? dd * 512 / 1024 * 1'000'000'000 / dt : 0;
+  return p;
+}
+
+io::Task<void> Array::WaitSyncIdle() { co_await sync_idle_.Wait(); }
+
+// Picks the next action like MD: resync before recovery before a requested check/repair.
+io::Task<void> Array::SyncThread() {
+  for (;;) {
+    sync_interrupt_ = false;
+    Status s;
+    bool recovering = false;
+    for (const Member& m : members_) recovering |= m.state == MemberState::kRecovering;
+    bool automatic = options_.sync.autostart || sync_requested_ == SyncAction::kResync ||
+                     sync_requested_ == SyncAction::kRecover;
+    if (automatic && resync_offset_ != format::kMaxSector) {
+      s = co_await RunResync(SyncAction::kResync);
+    } else if (automatic && recovering) {
+      s = co_await RunRecovery();
+    } else if (sync_requested_ == SyncAction::kCheck || sync_requested_ == SyncAction::kRepair) {
+      SyncAction a = std::exchange(sync_requested_, SyncAction::kIdle);
+      s = co_await RunResync(a);
+    } else {
+      break;
+    }
+    if (sync_requested_ == SyncAction::kResync || sync_requested_ == SyncAction::kRecover) {
+      sync_requested_ = SyncAction::kIdle;
+    }
+    if (!s.ok()) {
+      Log(fmt::format("{} stopped: {}", SyncActionName(progress_.action), s.message()));
+      break;
+    }
+    if (closing_ || sync_frozen_ || broken_) break;
+  }
+  progress_.action = SyncAction::kIdle;
+  sync_running_ = false;
+  sync_idle_.Set();
+}
+
+// MD's speed control, once per window: never above max; above min, while normal I/O runs,
+// one window at a time (the caller drains when this returns true).
+io::Task<void> Array::Throttle() {
+  uint64_t now = clock_.NowNs();
+  if (now - sync_marks_ns_[1] >= 1'000'000'000) {  // marks one second apart
+    sync_marks_ns_[0] = sync_marks_ns_[1];
+    sync_marks_done_[0] = sync_marks_done_[1];
+    sync_marks_ns_[1] = now;
+    sync_marks_done_[1] = progress_.done_sectors;
+  }
+  uint64_t kib = (progress_.done_sectors - sync_marks_done_[0]) / 2;
+  uint64_t dt = std::max<uint64_t>(now - sync_marks_ns_[0], 1);
+  uint64_t speed = kib * 1'000'000'000 / dt;
+  if (speed > options_.sync.speed_max_kib && options_.sync.speed_max_kib > 0) {
+    uint64_t want_ns = kib * 1'000'000'000 / options_.sync.speed_max_kib;
+    if (want_ns > dt) co_await sleep_(want_ns - dt);
+  }
+}
+
+namespace {
+
+// Up to `depth` windows in flight; Drain() waits for all of them (before a checkpoint).
+class Pipeline {
+ public:
+  Pipeline(io::Executor& ex, uint32_t depth) : slots_(ex, depth), gate_(ex), depth_(depth) {}
+  io::Task<void> Add(io::Task<Status> window) {
+    co_await slots_.Acquire();
+    io::Spawn(gate_, Run(std::move(window)));
+  }
+  io::Task<void> Drain() {
+    for (uint32_t i = 0; i < depth_; ++i) co_await slots_.Acquire();
+    for (uint32_t i = 0; i < depth_; ++i) slots_.Release();
+  }
+  io::Task<void> Close() {
+    co_await Drain();
+    co_await gate_.Close();
+  }
+  const Status& status() const { return status_; }
+
+ private:
+  io::Task<void> Run(io::Task<Status> window) {
+    Status s = co_await std::move(window);
+    if (!s.ok() && status_.ok()) status_ = s;
+    slots_.Release();
+  }
+  io::Semaphore slots_;
+  io::Gate gate_;
+  uint32_t depth_;
+  Status status_;
+};
+
+}  // namespace
+
+// Resync, check or repair over the array's (virtual) sectors.
+io::Task<Status> Array::RunResync(SyncAction action) {
+  const uint64_t total = geometry_.ArraySectors();
+  const bool resync = action == SyncAction::kResync;
+  uint64_t next = resync && !bitmap_ ? std::min(resync_offset_, total) : 0;
+  progress_.action = action;
+  progress_.done_sectors = next;
+  progress_.total_sectors = total;
+  if (!resync) progress_.mismatch_sectors = 0;
+  sync_marks_ns_[0] = sync_marks_ns_[1] = clock_.NowNs();
+  sync_marks_done_[0] = sync_marks_done_[1] = next;
+  Log(fmt::format("{} started at sector {} of {}", SyncActionName(action), next, total));
+  Pipeline pipe(executor_, options_.sync.depth);
+  uint64_t last_checkpoint = clock_.NowNs();
+  uint64_t fg = foreground_ios_;
+  const uint64_t cs = bitmap_ ? bitmap_->chunk_sectors() : 0;
+  while (next < total && !SyncInterrupted() && pipe.status().ok()) {
+    uint64_t n = std::min({options_.sync.window_sectors, total - next, Barrier::ToUnitEnd(next)});
+    if (cs) {
+      uint64_t chunk_end = (next / cs + 1) * cs;
+      n = std::min(n, chunk_end - next);
+      if (resync && !bitmap_->Dirty(next / cs)) {  // a clean chunk: nothing to copy
+        uint64_t skip = std::min(chunk_end, total) - next;
+        progress_.skipped_sectors += skip;
+        progress_.done_sectors = next += skip;
+        continue;
+      }
+    }
+    co_await Throttle();
+    if (foreground_ios_ != fg && progress_.done_sectors > sync_marks_done_[0]) {
+      fg = foreground_ios_;
+      // Normal I/O is running: above the minimum speed, one window at a time (MD's rule).
+      uint64_t kib = (progress_.done_sectors - sync_marks_done_[0]) / 2;
+      uint64_t dt = std::max<uint64_t>(clock_.NowNs() - sync_marks_ns_[0], 1);
+      if (kib * 1'000'000'000 / dt > options_.sync.speed_min_kib) co_await pipe.Drain();
+    }
+    co_await pipe.Add(SyncWindow(action, next, n));
+    progress_.done_sectors = next += n;
+    bool chunk_done = cs && (next % cs == 0 || next == total);
+    if (chunk_done || clock_.NowNs() - last_checkpoint >= options_.sync.checkpoint_ns) {
+      co_await pipe.Drain();
+      if (!pipe.status().ok()) break;
+      // The copies of the whole chunk now agree (unless a member is missing: its bit stays).
+      if (chunk_done && action != SyncAction::kCheck && degraded() == 0) {
+        bitmap_->MarkSynced((next - 1) / cs);
+        StartBitmapDaemon();
+      }
+      if (clock_.NowNs() - last_checkpoint >= options_.sync.checkpoint_ns) {
+        last_checkpoint = clock_.NowNs();
+        if (resync) resync_offset_ = next;
+        co_await md_lock_.Acquire();
+        Status s = co_await WriteSuperblocks();
+        md_lock_.Release();
+        if (s.ok() && bitmap_) s = co_await bitmap_->Flush();
+        if (!s.ok()) Log("sync checkpoint failed: " + s.message());
+      }
+    }
+  }
+  co_await pipe.Close();
+  MESHRAID_CO_RETURN_IF_ERROR(pipe.status());
+  bool finished = next >= total && !SyncInterrupted();
+  if (resync) resync_offset_ = finished ? format::kMaxSector : next;
+  if (resync || finished) {
+    co_await md_lock_.Acquire();
+    Status s = co_await WriteSuperblocks();
+    md_lock_.Release();
+    if (s.ok() && bitmap_) s = co_await bitmap_->Flush();
+    MESHRAID_CO_RETURN_IF_ERROR(s);
+  }
+  if (finished) {
+    std::string extra = action == SyncAction::kResync
+                            ? fmt::format(", {} sectors skipped as clean", progress_.skipped_sectors)
+                            : fmt::format(", {} mismatched sectors", progress_.mismatch_sectors);
+    Log(fmt::format("{} done{}", SyncActionName(action), extra));
+  } else {
+    Log(fmt::format("{} interrupted at sector {}", SyncActionName(action), next));
+  }
+  co_return Status::Ok();
+}
+
+// One window of resync/check/repair, under its bucket's barrier. Resync reads the first readable
+// in-sync copy and writes the others; check and repair read every copy and compare them with
+// the first (repair rewrites the ones that differ, check only counts them).
+io::Task<Status> Array::SyncWindow(SyncAction action, uint64_t sector, uint64_t sectors) {
+  co_await barrier_.Raise(sector);
+  Status out;
+  uint64_t v = sector;
+  while (v < sector + sectors && out.ok()) {
+    uint64_t n = std::min(sector + sectors - v, geometry_.ContiguousSectors(v));
+    std::vector<size_t> inputs;
+    std::vector<uint64_t> at;  // member sectors
+    for (const layout::Copy& c : geometry_.Map(v)) {
+      int input = SlotMember(c.disk);
+      if (input < 0) continue;
+      inputs.push_back(size_t(input));
+      at.push_back(c.sector);
+    }
+    if (inputs.size() >= 2) {
+      const bool read_all = action != SyncAction::kResync;
+      std::vector<std::vector<uint8_t>> data(inputs.size());
+      std::vector<io::Task<Status>> reads;
+      for (size_t k = 0; k < inputs.size(); ++k) {
+        if (!read_all && k > 0) break;
+        data[k].resize(n * 512);
+        Member& m = members_[inputs[k]];
+        reads.push_back(m.device->Read(MemberByteOffset(m, at[k]), data[k]));
+      }
+      std::vector<Status> got = co_await io::WhenAll(std::move(reads));
+      // Resync: if the first copy failed, try the others one by one.
+      size_t src = 0;
+      while (src < got.size() && !got[src].ok()) ++src;
+      for (size_t k = got.size(); !read_all && src == got.size() && k < inputs.size(); ++k) {
+        data[k].resize(n * 512);
+        Member& m = members_[inputs[k]];
+        got.push_back(co_await m.device->Read(MemberByteOffset(m, at[k]), data[k]));
+        if (got.back().ok()) src = k;
+      }
+      if (src >= got.size()) {
+        out = Status::IoError(fmt::format("sync: no readable copy of array sectors {}+{}", v, n));
+        break;
+      }
+      std::vector<size_t> targets;
+      bool mismatch = false;
+      for (size_t k = 0; k < inputs.size(); ++k) {
+        if (k == src) continue;
+        bool differs = k >= got.size() ? !read_all : !got[k].ok() || data[k] != data[src];
+        if (!differs) continue;
+        if (read_all && k < got.size() && got[k].ok()) mismatch = true;
+        if (action != SyncAction::kCheck) targets.push_back(k);
+      }
+      if (mismatch) progress_.mismatch_sectors += n;
+      std::vector<io::Task<Status>> writes;
+      for (size_t k : targets) {
+        Member& m = members_[inputs[k]];
+        writes.push_back(m.device->Write(MemberByteOffset(m, at[k]), data[src]));
+      }
+      std::vector<Status> put = co_await io::WhenAll(std::move(writes));
+      for (size_t j = 0; j < put.size(); ++j) {
+        if (put[j].ok()) {
+          progress_.copied_sectors += n;
+          continue;
+        }
+        Status f = co_await FailMember(inputs[targets[j]], "sync write: " + put[j].message());
+        if (!f.ok()) out = f;
+      }
+    }
+    v += n;
+  }
+  barrier_.Lower(sector);
+  co_return out;
+}
+
+// Recovery: every member in kRecovering is rebuilt from its device sector recovery_offset on,
+// one after the other, from the in-sync copies (only the chunks the bitmap marks when the
+// member was re-added after a recent failure).
+io::Task<Status> Array::RunRecovery() {
+  for (size_t t = 0; t < members_.size() && !SyncInterrupted(); ++t) {
+    if (members_[t].state != MemberState::kRecovering) continue;
+    const uint64_t used = geometry_.DeviceSectorsUsed();
+    const int slot = members_[t].slot;
+    uint64_t dev = members_[t].recovery_offset;
+    progress_.action = SyncAction::kRecover;
+    progress_.done_sectors = dev;
+    progress_.total_sectors = used;
+    sync_marks_ns_[0] = sync_marks_ns_[1] = clock_.NowNs();
+    sync_marks_done_[0] = sync_marks_done_[1] = dev;
+    Log(fmt::format("recovery of {} into slot {} started at sector {}{}",
+                    members_[t].metadata.path, slot, dev,
+                    members_[t].bitmap_recovery ? " (bitmap-guided)" : ""));
+    Pipeline pipe(executor_, options_.sync.depth);
+    uint64_t last_checkpoint = clock_.NowNs();
+    const uint64_t cs = bitmap_ && members_[t].bitmap_recovery ? bitmap_->chunk_sectors() : 0;
+    while (dev < used && !SyncInterrupted() && pipe.status().ok() &&
+           members_[t].state == MemberState::kRecovering) {
+      Result<uint64_t> v = geometry_.Unmap(slot, dev);
+      if (!v.ok()) co_return v.status().WithPrefix("recovery");
+      uint64_t n = std::min({options_.sync.window_sectors, used - dev,
+                             geometry_.ContiguousSectors(*v), Barrier::ToUnitEnd(*v)});
+      if (cs) {
+        n = std::min(n, (*v / cs + 1) * cs - *v);
+        if (!bitmap_->Dirty(*v / cs)) {
+          progress_.skipped_sectors += n;
+          progress_.done_sectors = dev += n;
+          continue;
+        }
+      }
+      co_await Throttle();
+      co_await pipe.Add(RecoverWindow(t, dev, n));
+      progress_.done_sectors = dev += n;
+      if (clock_.NowNs() - last_checkpoint >= options_.sync.checkpoint_ns) {
+        co_await pipe.Drain();
+        if (!pipe.status().ok()) break;
+        last_checkpoint = clock_.NowNs();
+        members_[t].recovery_offset = dev;
+        co_await md_lock_.Acquire();
+        Status s = co_await WriteSuperblocks();
+        md_lock_.Release();
+        if (!s.ok()) Log("recovery checkpoint failed: " + s.message());
+      }
+    }
+    co_await pipe.Close();
+    MESHRAID_CO_RETURN_IF_ERROR(pipe.status());
+    if (members_[t].state != MemberState::kRecovering) continue;  // failed meanwhile
+    if (dev < used) {
+      members_[t].recovery_offset = dev;
+      Log(fmt::format("recovery of {} interrupted at sector {}", members_[t].metadata.path, dev));
+      co_return Status::Ok();
+    }
+    MESHRAID_CO_RETURN_IF_ERROR(co_await FinishRecovery(t));
+  }
+  co_return Status::Ok();
+}
+
+// Copies `sectors` device sectors at `dev_sector` of member `target` from an in-sync copy.
+io::Task<Status> Array::RecoverWindow(size_t target, uint64_t dev_sector, uint64_t sectors) {
+  Member& t = members_[target];
+  Result<uint64_t> v = geometry_.Unmap(t.slot, dev_sector);
+  if (!v.ok()) co_return v.status();
+  co_await barrier_.Raise(*v);
+  std::vector<uint8_t> data(sectors * 512);
+  Status got = Status::IoError(
+      fmt::format("recovery: no in-sync copy of array sectors {}+{}", *v, sectors));
+  for (const layout::Copy& c : geometry_.Map(*v)) {
+    int input = SlotMember(c.disk);
+    if (input < 0 || size_t(input) == target) continue;
+    Member& m = members_[size_t(input)];
+    Status s = co_await m.device->Read(MemberByteOffset(m, c.sector), data);
+    if (s.ok()) {
+      got = s;
+      break;
+    }
+    if (s.scope() == Scope::kDevice) (void)co_await FailMember(size_t(input), "recovery read: " + s.message());
+  }
+  Status out = got;
+  if (got.ok() && t.state == MemberState::kRecovering) {
+    Status w = co_await t.device->Write(MemberByteOffset(t, dev_sector), data);
+    if (w.ok()) {
+      progress_.copied_sectors += sectors;
+    } else {
+      (void)co_await FailMember(target, "recovery write: " + w.message());
+    }
+  }
+  barrier_.Lower(*v);
+  co_return out;
+}
+
+// The rebuilt member becomes in sync; a replacement takes over its slot and the replaced
+// member is failed.
+io::Task<Status> Array::FinishRecovery(size_t target) {
+  co_await md_lock_.Acquire();
+  Member& t = members_[target];
+  t.recovery_offset = 0;
+  t.bitmap_recovery = false;
+  t.state = MemberState::kInSync;
+  if (t.replaces >= 0) {
+    Member& old = members_[size_t(t.replaces)];
+    old.state = MemberState::kFaulty;
+    Log(fmt::format("{} replaced by {}", old.metadata.path, t.metadata.path));
+    t.replaces = -1;
+  }
+  slot_member_[size_t(t.slot)] = int(target);
+  ReadState& rs = read_state_[size_t(t.slot)];
+  rs = ReadState{};
+  rs.readable = true;
+  rs.write_mostly = (t.metadata.sb.devflags & format::kDevFlagWriteMostly) != 0;
+  RebuildSlots();
+  Status w = co_await WriteSuperblocks();
+  md_lock_.Release();
+  if (w.ok()) Log(fmt::format("recovery of {} done: in sync in slot {}", t.metadata.path, t.slot));
+  co_return w;
+}
+
+void Array::StartBitmapDaemon() {
+  if (!bitmap_ || daemon_running_ || closing_ || bitmap_->DirtyCount() == 0) return;
+  daemon_running_ = true;
+  io::Spawn(gate_, BitmapDaemon());
+}
+
+// The bitmap daemon: every daemon_sleep, clear the bits of chunks idle for a whole period.
+// Runs while bits are set; sleeps in short steps so that Close never waits long for it.
+io::Task<void> Array::BitmapDaemon() {
+  const uint64_t period = uint64_t(bitmap_->daemon_sleep_seconds()) * 1'000'000'000;
+  const uint64_t step = std::min<uint64_t>(period, 100'000'000);
+  while (!closing_ && bitmap_->DirtyCount() > 0) {
+    for (uint64_t slept = 0; slept < period && !closing_; slept += step) co_await sleep_(step);
+    if (closing_) break;
+    auto cleared = co_await bitmap_->Sweep(degraded() > 0 || resync_offset_ != format::kMaxSector,
+                                           events_);
+    if (!cleared.ok()) Log("bitmap sweep failed: " + cleared.status().message());
+  }
+  daemon_running_ = false;
+}
+
+}  // namespace meshraid::raid
