@@ -24,6 +24,7 @@
 #include "raid/barrier.h"
 #include "raid/range_lock.h"
 #include "raid/read_balancer.h"
+#include "raid/takeover.h"
 #include "raid/write_intent.h"
 #include "util/histogram.h"
 
@@ -121,6 +122,11 @@ class Array : public io::BlockDevice {
   io::Task<Status> RemoveMember(size_t input);
   // The input of the member named `path` (as given), or -1.
   int FindMember(const std::string& path) const;
+
+  // RAID1 <-> RAID10 takeover (array_takeover.cc): checks MeshStor's preconditions, drains
+  // the array, rewrites the superblocks with the new level/layout/chunk; no data moves.
+  // `chunk_sectors` 0: the default chunk (raid/takeover.h).
+  io::Task<Status> Takeover(int to_level, uint64_t chunk_sectors = 0);
 
   // Sync actions (array_sync.cc). kCheck/kRepair start a check/repair pass (kFailedPrecondition
   // while another action runs); kIdle stops what runs (an automatic resync/recovery starts again
@@ -223,6 +229,8 @@ class Array : public io::BlockDevice {
   // Members that receive writes for each slot: in sync, or recovering (incl. replacements).
   void RebuildSlots();
   // array_sync.cc
+  TakeoverFacts GatherTakeoverFacts() const;
+  io::Task<Status> TakeoverLocked(int to_level, uint64_t chunk_sectors);
   void KickSync();
   io::Task<void> SyncThread();
   io::Task<Status> RunResync(SyncAction action);
@@ -268,6 +276,7 @@ class Array : public io::BlockDevice {
   io::Event sync_idle_;
   bool daemon_running_ = false;
   bool active_ = false;
+  bool marking_active_ = false;  // the superblock write that marks the array active is in flight
   bool broken_ = false;
   bool closing_ = false;
   bool timer_running_ = false;

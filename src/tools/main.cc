@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   add(AddDetail);
   add(AddSet);
   add(AddSim);
+  add(AddGrow);
   CLI11_PARSE(app, argc, argv);
   for (auto& [cmd, run] : verbs) {
     if (!cmd->parsed()) continue;

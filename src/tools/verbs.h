@@ -23,5 +23,6 @@ Runner AddStat(CLI::App& app);
 Runner AddDetail(CLI::App& app);
 Runner AddSet(CLI::App& app);
 Runner AddSim(CLI::App& app);
+Runner AddGrow(CLI::App& app);
 
 }  // namespace meshraid::tools

@@ -55,3 +55,11 @@ class [[nodiscard]] Result {
   auto tmp = (expr);                                   \
   if (!tmp.ok()) return tmp.status();                  \
   lhs = std::move(tmp).value()
+
+// The coroutine form (co_return).
+#define MESHRAID_CO_ASSIGN_OR_RETURN(lhs, expr) \
+  MESHRAID_CO_ASSIGN_OR_RETURN_IMPL(MESHRAID_CONCAT(_res_, __LINE__), lhs, expr)
+#define MESHRAID_CO_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
+  auto tmp = (expr);                                      \
+  if (!tmp.ok()) co_return tmp.status();                  \
+  lhs = std::move(tmp).value()
