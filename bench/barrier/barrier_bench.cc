@@ -672,9 +672,8 @@ io::Task<int> Main(io::Reactor& reactor, const Config& c) {
     for (const LatencyRow& r : rows) {
       if (r.scenario != Scenario::kNone) dirty = std::max(dirty, r.dirty_chunks);
     }
-    fmt::print("\nBitmap chunks dirty when a resync row's window ended: up to {} of {} (the "
-               "resync copies every dirty chunk, so the foreground's chunks would be resynced "
-               "after chunk 0 too; each segment stops the sync when its window ends).\n\n",
+    fmt::print("\nBitmap chunks dirty when a resync row's window ended: up to {} of {} (bits the "
+               "foreground set; the resync copies only the chunks dirty at assembly).\n\n",
                dirty, chunks);
     std::fflush(stdout);
     if (!c.svg.empty()) WriteSvg(c.svg, rows);

@@ -133,6 +133,10 @@ Status Array::LoadBitmap(const AssemblyPlan& plan) {
   auto wi = WriteIntent::Load(executor_, std::move(bytes), 4096, events_, std::move(persist));
   if (!wi.ok()) return wi.status().WithPrefix(ref.path + ": bitmap");
   bitmap_ = std::make_unique<WriteIntent>(std::move(wi).value());
+  // What the resync has to copy: the chunks dirty now (all of them for a stale bitmap). Bits
+  // set later by writes need no resync, every copy having been written.
+  resync_chunks_.assign(bitmap_->chunks(), false);
+  for (uint64_t c = 0; c < bitmap_->chunks(); ++c) resync_chunks_[c] = bitmap_->Dirty(c);
   if (format::BitmapStale(b, plan.reference)) {
     Log(fmt::format("bitmap of {} is older than the superblock (events {} < {}): every chunk "
                     "will be resynced", ref.path, b.events, plan.reference.events));
@@ -149,7 +153,15 @@ io::Task<Status> Array::PersistBitmap(uint64_t offset, std::span<const uint8_t> 
     Member& m = members_[i];
     if (!HasSuperblock(m)) continue;
     int64_t at = (int64_t(m.metadata.sb_sector) + m.metadata.sb.bitmap_offset) * 512 + int64_t(offset);
-    writes.push_back(m.device->Write(uint64_t(at), bytes, io::WriteFlags::kFua));
+    // Flush first (MD writes bitmap pages with PREFLUSH|FUA): a bit is cleared only after the
+    // writes of its chunk completed, but completed is not durable; without the flush a crash
+    // could keep the cleared bit and lose the data on one copy, leaving copies that differ in
+    // a chunk the next resync skips.
+    writes.push_back([](io::BlockDevice& d, uint64_t off,
+                        std::span<const uint8_t> b) -> io::Task<Status> {
+      MESHRAID_CO_RETURN_IF_ERROR(co_await d.Flush());
+      co_return co_await d.Write(off, b, io::WriteFlags::kFua);
+    }(*m.device, uint64_t(at), bytes));
     targets.push_back(i);
   }
   std::vector<Status> results = co_await io::WhenAll(std::move(writes));
@@ -327,14 +339,23 @@ io::Task<Status> Array::WriteSuperblocks() {
 
 // Before the first write after idle the superblocks must say "active" (resync_offset 0), so
 // that a crash in the middle of the write is seen at the next assembly.
+// Writers that arrive while that superblock write is still in flight wait for it too (MD's
+// MD_SB_CHANGE_PENDING): `active_` is set before the write (WriteSuperblocks reads it), so it
+// alone does not say that the superblocks on disk are "active" yet.
 io::Task<Status> Array::EnsureActive() {
-  if (active_) co_return Status::Ok();
-  co_await md_lock_.Acquire();
+  if (active_ && !marking_active_) co_return Status::Ok();
+  co_await md_lock_.Acquire();  // held by the writer that marks the array active
   Status s;
   if (!active_) {
     active_ = true;
+    marking_active_ = true;
     s = co_await WriteSuperblocks();
-    if (s.ok()) Log("array active");
+    marking_active_ = false;
+    if (s.ok()) {
+      Log("array active");
+    } else {
+      active_ = false;  // not on disk: the next writer tries again
+    }
   }
   md_lock_.Release();
   co_return s;

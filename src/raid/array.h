@@ -237,11 +237,12 @@ class Array : public io::BlockDevice {
   io::Task<Status> RunRecovery();
   io::Task<Status> SyncWindow(SyncAction action, uint64_t sector, uint64_t sectors);
   io::Task<Status> RecoverWindow(size_t target, uint64_t dev_sector, uint64_t sectors);
-  io::Task<void> Throttle();
+  io::Task<void> Throttle(uint64_t sectors);  // before a window of `sectors`
   io::Task<Status> FinishRecovery(size_t target);
   io::Task<void> BitmapDaemon();
   void StartBitmapDaemon();
   Status LoadBitmap(const AssemblyPlan& plan);
+  bool ForegroundBackOff(uint64_t* seen_ios, uint64_t in_flight_sectors);
   bool SyncInterrupted() const { return sync_interrupt_ || closing_; }
   void Log(const std::string& line) const;
 
@@ -264,6 +265,7 @@ class Array : public io::BlockDevice {
   io::Gate gate_;          // background tasks (the safe-mode timer, sync, bitmap daemon)
   Barrier barrier_;
   std::unique_ptr<WriteIntent> bitmap_;
+  std::vector<bool> resync_chunks_;  // bitmap chunks that needed a resync at assembly
   // Sync state.
   bool sync_running_ = false;
   bool sync_interrupt_ = false;

@@ -97,8 +97,11 @@ io::Task<void> Array::SyncThread() {
 }
 
 // MD's speed control, once per window: never above max; above min, while normal I/O runs,
-// one window at a time (the caller drains when this returns true).
-io::Task<void> Array::Throttle() {
+// one window at a time (the caller drains when this returns true). `sectors` is the window
+// about to be issued: it counts, so that what has been issued at any moment never exceeds
+// speed_max since the oldest mark (counting only what was issued before overshot the limit by
+// up to a window per mark interval).
+io::Task<void> Array::Throttle(uint64_t sectors) {
   uint64_t now = clock_.NowNs();
   if (now - sync_marks_ns_[1] >= 1'000'000'000) {  // marks one second apart
     sync_marks_ns_[0] = sync_marks_ns_[1];
@@ -106,7 +109,7 @@ io::Task<void> Array::Throttle() {
     sync_marks_ns_[1] = now;
     sync_marks_done_[1] = progress_.done_sectors;
   }
-  uint64_t kib = (progress_.done_sectors - sync_marks_done_[0]) / 2;
+  uint64_t kib = (progress_.done_sectors + sectors - sync_marks_done_[0]) / 2;
   uint64_t dt = std::max<uint64_t>(now - sync_marks_ns_[0], 1);
   uint64_t speed = kib * 1'000'000'000 / dt;
   if (speed > options_.sync.speed_max_kib && options_.sync.speed_max_kib > 0) {
@@ -115,16 +118,29 @@ io::Task<void> Array::Throttle() {
   }
 }
 
+// MD's back-off: above the minimum speed, while normal I/O has run since the last look, a sync
+// with 2 MiB or more in flight waits for all of it to complete.
+bool Array::ForegroundBackOff(uint64_t* seen_ios, uint64_t in_flight_sectors) {
+  if (foreground_ios_ == *seen_ios) return false;
+  *seen_ios = foreground_ios_;
+  if (in_flight_sectors < 4096) return false;
+  uint64_t kib = (progress_.done_sectors - std::min(progress_.done_sectors, sync_marks_done_[0])) / 2;
+  uint64_t dt = std::max<uint64_t>(clock_.NowNs() - sync_marks_ns_[0], 1);
+  return kib * 1'000'000'000 / dt > options_.sync.speed_min_kib;
+}
+
 namespace {
 
 // Up to `depth` windows in flight; Drain() waits for all of them (before a checkpoint).
 class Pipeline {
  public:
   Pipeline(io::Executor& ex, uint32_t depth) : slots_(ex, depth), gate_(ex), depth_(depth) {}
-  io::Task<void> Add(io::Task<Status> window) {
+  io::Task<void> Add(io::Task<Status> window, uint64_t sectors) {
     co_await slots_.Acquire();
-    io::Spawn(gate_, Run(std::move(window)));
+    in_flight_ += sectors;
+    io::Spawn(gate_, Run(std::move(window), sectors));
   }
+  uint64_t in_flight_sectors() const { return in_flight_; }
   io::Task<void> Drain() {
     for (uint32_t i = 0; i < depth_; ++i) co_await slots_.Acquire();
     for (uint32_t i = 0; i < depth_; ++i) slots_.Release();
@@ -136,14 +152,16 @@ class Pipeline {
   const Status& status() const { return status_; }
 
  private:
-  io::Task<void> Run(io::Task<Status> window) {
+  io::Task<void> Run(io::Task<Status> window, uint64_t sectors) {
     Status s = co_await std::move(window);
     if (!s.ok() && status_.ok()) status_ = s;
+    in_flight_ -= sectors;
     slots_.Release();
   }
   io::Semaphore slots_;
   io::Gate gate_;
   uint32_t depth_;
+  uint64_t in_flight_ = 0;
   Status status_;
 };
 
@@ -166,26 +184,30 @@ io::Task<Status> Array::RunResync(SyncAction action) {
   uint64_t fg = foreground_ios_;
   const uint64_t cs = bitmap_ ? bitmap_->chunk_sectors() : 0;
   while (next < total && !SyncInterrupted() && pipe.status().ok()) {
-    uint64_t n = std::min({options_.sync.window_sectors, total - next, Barrier::ToUnitEnd(next)});
+    // A window never spans two copy groups (RAID10 chunks), so windows in flight spread over
+    // the members instead of queueing behind one another.
+    uint64_t n = std::min({options_.sync.window_sectors, total - next, Barrier::ToUnitEnd(next),
+                           geometry_.ContiguousSectors(next)});
     if (cs) {
       uint64_t chunk_end = (next / cs + 1) * cs;
       n = std::min(n, chunk_end - next);
-      if (resync && !bitmap_->Dirty(next / cs)) {  // a clean chunk: nothing to copy
+      // Only chunks that needed a sync when the array was assembled (MD's NEEDED): a chunk
+      // dirtied by writes since then had every copy written.
+      if (resync && !resync_chunks_[next / cs]) {  // nothing to copy
         uint64_t skip = std::min(chunk_end, total) - next;
         progress_.skipped_sectors += skip;
         progress_.done_sectors = next += skip;
+        // Skipped sectors are not I/O: they move the speed marks too, so the speed limit
+        // (and the speed shown) counts only what was copied, as MD's io_sectors does.
+        // Otherwise a mostly clean bitmap would make the resync sleep for the skipped size.
+        sync_marks_done_[0] += skip;
+        sync_marks_done_[1] += skip;
         continue;
       }
     }
-    co_await Throttle();
-    if (foreground_ios_ != fg && progress_.done_sectors > sync_marks_done_[0]) {
-      fg = foreground_ios_;
-      // Normal I/O is running: above the minimum speed, one window at a time (MD's rule).
-      uint64_t kib = (progress_.done_sectors - sync_marks_done_[0]) / 2;
-      uint64_t dt = std::max<uint64_t>(clock_.NowNs() - sync_marks_ns_[0], 1);
-      if (kib * 1'000'000'000 / dt > options_.sync.speed_min_kib) co_await pipe.Drain();
-    }
-    co_await pipe.Add(SyncWindow(action, next, n));
+    co_await Throttle(n);
+    if (ForegroundBackOff(&fg, pipe.in_flight_sectors())) co_await pipe.Drain();
+    co_await pipe.Add(SyncWindow(action, next, n), n);
     progress_.done_sectors = next += n;
     bool chunk_done = cs && (next % cs == 0 || next == total);
     if (chunk_done || clock_.NowNs() - last_checkpoint >= options_.sync.checkpoint_ns) {
@@ -194,6 +216,7 @@ io::Task<Status> Array::RunResync(SyncAction action) {
       // The copies of the whole chunk now agree (unless a member is missing: its bit stays).
       if (chunk_done && action != SyncAction::kCheck && degraded() == 0) {
         bitmap_->MarkSynced((next - 1) / cs);
+        resync_chunks_[(next - 1) / cs] = false;
         StartBitmapDaemon();
       }
       if (clock_.NowNs() - last_checkpoint >= options_.sync.checkpoint_ns) {
@@ -228,6 +251,24 @@ io::Task<Status> Array::RunResync(SyncAction action) {
   }
   co_return Status::Ok();
 }
+
+namespace {
+
+constexpr uint64_t kMismatchBlock = 128;  // sectors: MD's RESYNC_BLOCK_SIZE
+
+void MarkDifferingBlocks(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b,
+                         std::vector<bool>* differs) {
+  const size_t block = kMismatchBlock * 512;
+  differs->resize((a.size() + block - 1) / block, false);
+  for (size_t i = 0; i < differs->size(); ++i) {
+    size_t len = std::min(block, a.size() - i * block);
+    if (!std::equal(a.begin() + long(i * block), a.begin() + long(i * block + len), b.begin() + long(i * block))) {
+      (*differs)[i] = true;
+    }
+  }
+}
+
+}  // namespace
 
 // One window of resync/check/repair, under its bucket's barrier. Resync reads the first readable
 // in-sync copy and writes the others; check and repair read every copy and compare them with
@@ -271,15 +312,18 @@ io::Task<Status> Array::SyncWindow(SyncAction action, uint64_t sector, uint64_t 
         break;
       }
       std::vector<size_t> targets;
-      bool mismatch = false;
+      std::vector<bool> block_differs;  // per 64 KiB block: some readable copy differs there
       for (size_t k = 0; k < inputs.size(); ++k) {
         if (k == src) continue;
         bool differs = k >= got.size() ? !read_all : !got[k].ok() || data[k] != data[src];
         if (!differs) continue;
-        if (read_all && k < got.size() && got[k].ok()) mismatch = true;
+        if (read_all && k < got.size() && got[k].ok()) MarkDifferingBlocks(data[src], data[k], &block_differs);
         if (action != SyncAction::kCheck) targets.push_back(k);
       }
-      if (mismatch) progress_.mismatch_sectors += n;
+      // MD counts mismatches per 64 KiB resync block.
+      for (size_t b = 0; b < block_differs.size(); ++b) {
+        if (block_differs[b]) progress_.mismatch_sectors += std::min<uint64_t>(kMismatchBlock, n - b * kMismatchBlock);
+      }
       std::vector<io::Task<Status>> writes;
       for (size_t k : targets) {
         Member& m = members_[inputs[k]];
@@ -318,6 +362,7 @@ io::Task<Status> Array::RunRecovery() {
     Log(fmt::format("recovery of {} into slot {} started at sector {}{}",
                     members_[t].metadata.path, slot, dev,
                     members_[t].bitmap_recovery ? " (bitmap-guided)" : ""));
+    uint64_t fg = foreground_ios_;
     Pipeline pipe(executor_, options_.sync.depth);
     uint64_t last_checkpoint = clock_.NowNs();
     const uint64_t cs = bitmap_ && members_[t].bitmap_recovery ? bitmap_->chunk_sectors() : 0;
@@ -332,11 +377,14 @@ io::Task<Status> Array::RunRecovery() {
         if (!bitmap_->Dirty(*v / cs)) {
           progress_.skipped_sectors += n;
           progress_.done_sectors = dev += n;
+          sync_marks_done_[0] += n;  // not I/O: see RunResync
+          sync_marks_done_[1] += n;
           continue;
         }
       }
-      co_await Throttle();
-      co_await pipe.Add(RecoverWindow(t, dev, n));
+      co_await Throttle(n);
+      if (ForegroundBackOff(&fg, pipe.in_flight_sectors())) co_await pipe.Drain();
+      co_await pipe.Add(RecoverWindow(t, dev, n), n);
       progress_.done_sectors = dev += n;
       if (clock_.NowNs() - last_checkpoint >= options_.sync.checkpoint_ns) {
         co_await pipe.Drain();
@@ -353,7 +401,13 @@ io::Task<Status> Array::RunRecovery() {
     MESHRAID_CO_RETURN_IF_ERROR(pipe.status());
     if (members_[t].state != MemberState::kRecovering) continue;  // failed meanwhile
     if (dev < used) {
+      // Like MD at the end of an interrupted md_do_sync: the position reached is recorded in
+      // the superblock at once, not only at the next checkpoint, so a restart resumes here.
       members_[t].recovery_offset = dev;
+      co_await md_lock_.Acquire();
+      Status s = co_await WriteSuperblocks();
+      md_lock_.Release();
+      if (!s.ok()) Log("recovery checkpoint failed: " + s.message());
       Log(fmt::format("recovery of {} interrupted at sector {}", members_[t].metadata.path, dev));
       co_return Status::Ok();
     }
