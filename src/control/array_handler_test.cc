@@ -1,74 +1,17 @@
-// StatusFromArray and ArrayHandler over a real raid::Array on memory members in a ManualLoop.
+// StatusFromArray and ArrayHandler (status, settings, sync actions) over a real raid::Array on
+// memory members in a ManualLoop.
 #include "control/array_handler.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "control/handler_fixture_test.h"
 #include "control/mdstat.h"
 #include "control/status_from_array.h"
 #include "format/superblock.h"
-#include "io/mem_device.h"
-#include "raid/create.h"
-#include "testing/borrowed_device.h"
-#include "testing/manual_loop.h"
 
 namespace meshraid::control {
 namespace {
-
-constexpr uint64_t kMemberBytes = 16 << 20;
-
-class ArrayHandlerTest : public ::testing::Test {
- protected:
-  ~ArrayHandlerTest() override {
-    if (array_) (void)loop_.RunUntilComplete(array_->Close());
-  }
-
-  void Build(int level, int n) {
-    raid::CreateOptions o;
-    o.level = level;
-    o.raid_devices = n;
-    o.assume_clean = true;
-    o.bitmap = raid::BitmapChoice::kNone;
-    o.name = "data";
-    o.homehost = "node1";
-    o.now_seconds = 1000;
-    if (level == 10) o.chunk_sectors = 128;
-    std::vector<raid::CreateMember> cm;
-    for (int i = 0; i < n; ++i) cm.push_back({"/tmp/w/m" + std::to_string(i), kMemberBytes / 512});
-    auto plan = raid::PlanCreate(o, cm);
-    ASSERT_TRUE(plan.ok()) << plan.status().message();
-    std::vector<raid::MemberMetadata> md;
-    std::vector<raid::ArrayMember> am;
-    for (int i = 0; i < n; ++i) {
-      mems_.push_back(std::make_unique<io::MemDevice>(
-          loop_.executor(), io::MemDevice::Options{kMemberBytes, 512, 4096, cm[size_t(i)].name}));
-      mems_.back()->Poke(8 * 512, plan->members[size_t(i)].sb_bytes);
-      raid::MemberMetadata m;
-      m.path = cm[size_t(i)].name;
-      m.device_sectors = kMemberBytes / 512;
-      m.sb_sector = 8;
-      m.sb = plan->members[size_t(i)].sb;
-      md.push_back(m);
-      am.push_back({std::make_unique<testing::BorrowedDevice>(*mems_.back()), m});
-    }
-    auto ap = raid::PlanAssembly(md);
-    ASSERT_TRUE(ap.ok()) << ap.status().message();
-    raid::ArrayOptions ao;
-    ao.wall_seconds = [] { return uint64_t(2000); };
-    raid::SleepFn sleep = [this](uint64_t ns) -> io::Task<void> {
-      return [](testing::ManualTimers& t, uint64_t d) -> io::Task<void> {
-        co_await t.SleepFor(d);
-      }(loop_.timers(), ns);
-    };
-    auto a = raid::Array::Create(loop_.executor(), loop_.clock(), sleep, *ap, std::move(am), ao);
-    ASSERT_TRUE(a.ok()) << a.status().message();
-    array_ = std::move(a).value();
-  }
-
-  testing::ManualLoop loop_;
-  std::vector<std::unique_ptr<io::MemDevice>> mems_;
-  std::unique_ptr<raid::Array> array_;
-};
 
 TEST_F(ArrayHandlerTest, StatusOfARaid1) {
   Build(1, 2);
@@ -124,7 +67,7 @@ TEST_F(ArrayHandlerTest, StatusOfADegradedRaid10) {
 
 TEST_F(ArrayHandlerTest, SetSwitchesTheReadPolicy) {
   Build(1, 2);
-  ArrayHandler h(*array_);
+  ArrayHandler& h = *handler_;
   EXPECT_EQ(h.GetStatus()->read_policy, "latency");
   Result<std::string> r = h.Set("read-policy", "md");
   ASSERT_TRUE(r.ok()) << r.status().message();
@@ -137,12 +80,12 @@ TEST_F(ArrayHandlerTest, SetSwitchesTheReadPolicy) {
 
 TEST_F(ArrayHandlerTest, SetRefusesUnknownKeysAndValues) {
   Build(1, 2);
-  ArrayHandler h(*array_);
+  ArrayHandler& h = *handler_;
   Result<std::string> bad_value = h.Set("read-policy", "fastest");
   EXPECT_EQ(bad_value.status().code(), Code::kInvalidArgument);
   EXPECT_EQ(bad_value.status().message(), "read-policy=fastest: use latency, md or round-robin");
   EXPECT_EQ(h.Set("readpolicy", "md").status().message(),
-            "unknown setting 'readpolicy' (settable: read-policy)");
+            "unknown setting 'readpolicy' (settable: read-policy, sync-speed-min, sync-speed-max)");
   EXPECT_EQ(array_->read_policy(), raid::ReadPolicy::kLatency);
 }
 
@@ -156,6 +99,91 @@ TEST_F(ArrayHandlerTest, LatencyEwmaIsReported) {
   for (size_t i = 0; i < 2; ++i) {
     EXPECT_EQ(s.members[i].latency_ewma_ns, array_->member_latency_ewma_ns(i));
   }
+}
+
+TEST_F(ArrayHandlerTest, SyncSpeedIsSettable) {
+  Build(1, 2);
+  ArrayHandler& h = *handler_;
+  EXPECT_EQ(h.Set("sync-speed-max", "5000").value(), "sync-speed-max: 200000 -> 5000 KiB/s");
+  EXPECT_EQ(h.Set("sync-speed-min", "100").value(), "sync-speed-min: 1000 -> 100 KiB/s");
+  ArrayStatus s = *h.GetStatus();
+  EXPECT_EQ(s.sync_speed_min, 100u);
+  EXPECT_EQ(s.sync_speed_max, 5000u);
+  EXPECT_EQ(h.Set("sync-speed-max", "system").value(), "sync-speed-max: 5000 -> 200000 KiB/s");
+  EXPECT_EQ(h.Set("sync-speed-min", "0").status().message(),
+            "sync-speed-min=0: give KiB/s as a positive integer, or system");
+  EXPECT_EQ(h.Set("sync-speed-max", "fast").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(array_->sync_options().speed_max_kib, 200000u);
+}
+
+TEST_F(ArrayHandlerTest, CheckCountsMismatchesAndRepairFixesThem) {
+  Build(1, 2);
+  const uint64_t data = array_->member_metadata(1).sb.data_offset * 512;
+  std::vector<uint8_t> junk(4096, 0xA5);
+  mems_[1]->Poke(data + (3 << 20), junk);
+  ArrayHandler& h = *handler_;
+  EXPECT_EQ(h.Action("check").value(), "sync_action: idle -> check");
+  ArrayStatus running = *h.GetStatus();
+  EXPECT_EQ(running.sync_action, "check");
+  ASSERT_TRUE(running.sync.has_value());
+  EXPECT_EQ(running.sync->action, "check");
+  EXPECT_EQ(running.sync->total_sectors, array_->geometry().ArraySectors());
+  WaitSyncIdle();
+  ArrayStatus checked = *h.GetStatus();
+  EXPECT_EQ(checked.sync_action, "idle");
+  EXPECT_FALSE(checked.sync.has_value());
+  EXPECT_GT(checked.mismatch_cnt, 0u);
+  EXPECT_EQ(checked.copied_sectors, 0u);  // check writes nothing
+  ASSERT_TRUE(h.Action("repair").ok());
+  WaitSyncIdle();
+  EXPECT_GT(h.GetStatus()->copied_sectors, 0u);
+  ASSERT_TRUE(h.Action("check").ok());
+  WaitSyncIdle();
+  EXPECT_EQ(h.GetStatus()->mismatch_cnt, 0u);
+  EXPECT_EQ(mems_[1]->Peek(data, 8 << 20), mems_[0]->Peek(data, 8 << 20));
+}
+
+TEST_F(ArrayHandlerTest, ProgressOfASlowCheckAndFreezing) {
+  raid::SyncOptions so;
+  so.speed_max_kib = 2048;  // 16 MiB take ~8 s
+  Build(1, 2, false, so);
+  ArrayHandler& h = *handler_;
+  ASSERT_TRUE(h.Action("check").ok());
+  loop_.AdvanceBy(3'000'000'000);
+  ArrayStatus s = *h.GetStatus();
+  ASSERT_TRUE(s.sync.has_value());
+  EXPECT_EQ(s.sync->action, "check");
+  EXPECT_GT(s.sync->done_sectors, 0u);
+  EXPECT_LT(s.sync->done_sectors, s.sync->total_sectors);
+  EXPECT_GT(s.sync->speed_kib_s, 0u);
+  EXPECT_GT(s.sync->finish_seconds, 0u);
+  EXPECT_NE(FormatMdstatArray(s).find("  check = "), std::string::npos) << FormatMdstatArray(s);
+  EXPECT_EQ(h.Action("repair").status().code(), Code::kFailedPrecondition);  // check runs
+  EXPECT_EQ(h.Action("frozen").value(), "sync_action: check -> frozen");
+  WaitSyncIdle();
+  s = *h.GetStatus();
+  EXPECT_EQ(s.sync_action, "frozen");
+  EXPECT_FALSE(s.sync.has_value());
+  EXPECT_EQ(h.Action("check").status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(h.Action("idle").value(), "sync_action: frozen -> idle");
+  EXPECT_EQ(h.GetStatus()->sync_action, "idle");
+  EXPECT_EQ(h.Action("scrub").status().message(),
+            "sync action 'scrub': use idle, frozen, resync, recover, check or repair");
+}
+
+TEST_F(ArrayHandlerTest, BitmapPagesFollowDirtyChunks) {
+  Build(1, 2, /*bitmap=*/true);
+  ArrayStatus s = *handler_->GetStatus();
+  ASSERT_TRUE(s.bitmap.has_value());
+  EXPECT_EQ(s.bitmap->pages_total, 1u);
+  EXPECT_EQ(s.bitmap->pages_used, 0u);
+  EXPECT_EQ(s.bitmap->chunk_bytes, array_->write_intent()->chunk_sectors() * 512);
+  std::vector<uint8_t> buf(4096, 7);
+  ASSERT_TRUE(loop_.RunUntilComplete(array_->Write(0, buf)).ok());
+  s = *handler_->GetStatus();
+  EXPECT_EQ(s.bitmap->pages_used, 1u);
+  EXPECT_EQ(s.bitmap->dirty_chunks, 1u);
+  EXPECT_NE(FormatMdstatArray(s).find("bitmap: 1/1 pages [4KB]"), std::string::npos);
 }
 
 }  // namespace

@@ -33,6 +33,7 @@ MemberStatus MemberFromJson(const json& j) {
   Take(j, "corrected_errors", &m.corrected_errors);
   Take(j, "read_p50_ns", &m.read_p50_ns);
   Take(j, "read_p99_ns", &m.read_p99_ns);
+  Take(j, "recovery_offset", &m.recovery_offset);
   return m;
 }
 
@@ -63,7 +64,8 @@ json ToJson(const MemberStatus& m) {
               {"read_errors", m.read_errors},
               {"corrected_errors", m.corrected_errors},
               {"read_p50_ns", m.read_p50_ns},
-              {"read_p99_ns", m.read_p99_ns}};
+              {"read_p99_ns", m.read_p99_ns},
+              {"recovery_offset", m.recovery_offset}};
 }
 
 json ToJson(const ArrayStatus& a) {
@@ -86,13 +88,20 @@ json ToJson(const ArrayStatus& a) {
          {"ctime", a.ctime},
          {"utime", a.utime},
          {"read_policy", a.read_policy},
+         {"sync_action", a.sync_action},
+         {"mismatch_cnt", a.mismatch_cnt},
+         {"sync_speed_min", a.sync_speed_min},
+         {"sync_speed_max", a.sync_speed_max},
+         {"copied_sectors", a.copied_sectors},
+         {"skipped_sectors", a.skipped_sectors},
          {"bitmap", nullptr},
          {"sync", nullptr},
          {"members", json::array()}};
   if (a.bitmap) {
     j["bitmap"] = json{{"pages_used", a.bitmap->pages_used},
                        {"pages_total", a.bitmap->pages_total},
-                       {"chunk_bytes", a.bitmap->chunk_bytes}};
+                       {"chunk_bytes", a.bitmap->chunk_bytes},
+                       {"dirty_chunks", a.bitmap->dirty_chunks}};
   }
   if (a.sync) {
     j["sync"] = json{{"action", a.sync->action},
@@ -127,11 +136,18 @@ Result<ArrayStatus> ArrayStatusFromJson(const json& j) {
     Take(j, "ctime", &a.ctime);
     Take(j, "utime", &a.utime);
     Take(j, "read_policy", &a.read_policy);
+    Take(j, "sync_action", &a.sync_action);
+    Take(j, "mismatch_cnt", &a.mismatch_cnt);
+    Take(j, "sync_speed_min", &a.sync_speed_min);
+    Take(j, "sync_speed_max", &a.sync_speed_max);
+    Take(j, "copied_sectors", &a.copied_sectors);
+    Take(j, "skipped_sectors", &a.skipped_sectors);
     if (auto it = j.find("bitmap"); it != j.end() && it->is_object()) {
       BitmapStatus b;
       Take(*it, "pages_used", &b.pages_used);
       Take(*it, "pages_total", &b.pages_total);
       Take(*it, "chunk_bytes", &b.chunk_bytes);
+      Take(*it, "dirty_chunks", &b.dirty_chunks);
       a.bitmap = b;
     }
     if (auto it = j.find("sync"); it != j.end() && it->is_object()) {

@@ -27,14 +27,19 @@ struct MemberStatus {
   uint64_t read_errors = 0;       // since start
   uint64_t corrected_errors = 0;  // sectors rewritten after read errors (cnt_corrected_read)
   uint64_t read_p50_ns = 0, read_p99_ns = 0;  // from the member's read-latency histogram
+  // Recovering members: member sectors rebuilt so far (MD's recovery_start); 0 otherwise.
+  uint64_t recovery_offset = 0;
 
   bool operator==(const MemberStatus&) const = default;
 };
 
-// An internal write-intent bitmap, as mdstat's "bitmap:" line shows it.
+// An internal write-intent bitmap, as mdstat's "bitmap:" line shows it. MD keeps one 16-bit
+// counter per chunk, 2048 to a 4 KiB page: pages_total covers every chunk, pages_used those
+// holding a chunk that is dirty now.
 struct BitmapStatus {
   uint64_t pages_used = 0, pages_total = 0;
   uint64_t chunk_bytes = 0;
+  uint64_t dirty_chunks = 0;  // bits set now
   bool operator==(const BitmapStatus&) const = default;
 };
 
@@ -42,6 +47,7 @@ struct BitmapStatus {
 struct SyncStatus {
   std::string action;        // resync, recovery, check, repair, reshape
   std::string waiting;       // "" while running; "DELAYED" or "PENDING" when not started
+  // Array sectors (resync, check, repair) or member sectors (recovery), as MD's sync_completed.
   uint64_t done_sectors = 0, total_sectors = 0;
   uint64_t speed_kib_s = 0;
   uint64_t finish_seconds = 0;  // estimated time left
@@ -66,7 +72,15 @@ struct ArrayStatus {
   uint64_t ctime = 0, utime = 0;  // creation and last superblock update, Unix seconds
   std::string read_policy;        // latency, md, round-robin
   std::optional<BitmapStatus> bitmap;
-  std::optional<SyncStatus> sync;
+  std::optional<SyncStatus> sync;  // while an action runs (or waits)
+  // MD's sysfs sync attributes: sync_action (idle, frozen, resync, recover, check, repair),
+  // mismatch_cnt (sectors found different by the last check/repair), sync_speed_min/max (KiB/s).
+  std::string sync_action = "idle";
+  uint64_t mismatch_cnt = 0;
+  uint64_t sync_speed_min = 0, sync_speed_max = 0;
+  // Sectors written by sync actions since `meshraid run` started, and skipped as clean by the
+  // bitmap (a bitmap-guided resync or re-add copies only dirty chunks).
+  uint64_t copied_sectors = 0, skipped_sectors = 0;
   std::vector<MemberStatus> members;  // in `meshraid run`'s member order
 
   // One word: "broken", "degraded", "active" or "clean".

@@ -22,8 +22,14 @@ ArrayStatus Full() {
   a.ctime = 1795593978;
   a.utime = 1795593992;
   a.read_policy = "md";
-  a.bitmap = BitmapStatus{1, 2, 65536};
+  a.bitmap = BitmapStatus{1, 2, 65536, 3};
   a.sync = SyncStatus{"recovery", "", 100, 200, 300, 400};
+  a.sync_action = "recover";
+  a.mismatch_cnt = 256;
+  a.sync_speed_min = 1000;
+  a.sync_speed_max = 5000;
+  a.copied_sectors = 1024;
+  a.skipped_sectors = 2048;
   for (int i = 0; i < 4; ++i) {
     MemberStatus m;
     m.path = "/dev/sd" + std::string(1, char('a' + i));
@@ -43,6 +49,7 @@ ArrayStatus Full() {
     m.corrected_errors = 8;
     m.read_p50_ns = 900;
     m.read_p99_ns = 5000;
+    m.recovery_offset = i == 2 ? 100 : 0;
     a.members.push_back(m);
   }
   return a;
@@ -75,6 +82,16 @@ TEST(ArrayStatusTest, JsonKeysUseTheDocumentedNames) {
   EXPECT_EQ(j["state"], "degraded");
   EXPECT_EQ(j["level_name"], "raid10");
   EXPECT_EQ(j["read_policy"], "md");
+  // MD's sysfs names for the sync attributes.
+  EXPECT_EQ(j["sync_action"], "recover");
+  EXPECT_EQ(j["mismatch_cnt"], 256);
+  EXPECT_EQ(j["sync_speed_min"], 1000);
+  EXPECT_EQ(j["sync_speed_max"], 5000);
+  EXPECT_EQ(j["copied_sectors"], 1024);
+  EXPECT_EQ(j["skipped_sectors"], 2048);
+  EXPECT_EQ(j["bitmap"]["dirty_chunks"], 3);
+  EXPECT_EQ(j["sync"]["done_sectors"], 100);
+  EXPECT_EQ(j["members"][2]["recovery_offset"], 100);
   const nlohmann::json& m = j["members"][0];
   for (const char* key : {"path", "slot", "state", "latency_ewma_ns", "pending", "reads",
                           "read_bytes", "read_errors", "corrected_errors", "read_p50_ns",
@@ -92,6 +109,8 @@ TEST(ArrayStatusTest, MissingKeysKeepDefaults) {
   ASSERT_EQ(a->members.size(), 1u);
   EXPECT_EQ(a->members[0].slot, -1);
   EXPECT_FALSE(a->bitmap.has_value());
+  EXPECT_EQ(a->sync_action, "idle");
+  EXPECT_EQ(a->mismatch_cnt, 0u);
 }
 
 TEST(ArrayStatusTest, WrongTypesAreErrors) {

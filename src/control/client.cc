@@ -71,11 +71,31 @@ Result<ArrayStatus> QueryStatus(const std::string& array, const ClientOptions& o
   return ArrayStatusFromJson(r["status"]);
 }
 
+namespace {
+
+std::string Message(const nlohmann::json& r) {
+  auto it = r.find("message");
+  return it != r.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+}  // namespace
+
 Result<std::string> SetValue(const std::string& array, const std::string& key,
                              const std::string& value, const ClientOptions& options) {
   MESHRAID_ASSIGN_OR_RETURN(nlohmann::json r, Call(array, SetRequest(key, value), options));
-  auto it = r.find("message");
-  return it != r.end() && it->is_string() ? it->get<std::string>() : std::string();
+  return Message(r);
+}
+
+Result<std::string> RequestAction(const std::string& array, const std::string& action,
+                                  const ClientOptions& options) {
+  MESHRAID_ASSIGN_OR_RETURN(nlohmann::json r, Call(array, ActionRequest(action), options));
+  return Message(r);
+}
+
+Result<std::string> ManageMember(const std::string& array, const ManageRequest& request,
+                                 const ClientOptions& options) {
+  MESHRAID_ASSIGN_OR_RETURN(nlohmann::json r, Call(array, ManageRequestJson(request), options));
+  return Message(r);
 }
 
 Result<std::vector<std::string>> ListArrays(const ClientOptions& options) {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "control/array_status.h"
+#include "control/handler.h"
 #include "util/result.h"
 
 namespace meshraid::control {
@@ -29,6 +30,14 @@ Result<ArrayStatus> QueryStatus(const std::string& array, const ClientOptions& o
 // Returns the array's description of the change.
 Result<std::string> SetValue(const std::string& array, const std::string& key,
                              const std::string& value, const ClientOptions& options = {});
+
+// Writes the array's sync_action (idle, frozen, resync, recover, check, repair).
+Result<std::string> RequestAction(const std::string& array, const std::string& action,
+                                  const ClientOptions& options = {});
+// Adds, fails, removes, re-adds or replaces a member; waits until the array has done it (not
+// for the rebuild that may follow).
+Result<std::string> ManageMember(const std::string& array, const ManageRequest& request,
+                                 const ClientOptions& options = {});
 
 // Names of the arrays with a socket in the run dir (some may be stale).
 Result<std::vector<std::string>> ListArrays(const ClientOptions& options = {});

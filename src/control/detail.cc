@@ -72,6 +72,24 @@ std::string SyncField(const SyncStatus& s) {
   return Field(label, fmt::format("{}% complete", pct));
 }
 
+// meshraid's sync lines (MD's sysfs sync attributes): the action, mismatch_cnt, the speed
+// limits, what sync copied, and how far each recovering member is rebuilt.
+std::string SyncLines(const ArrayStatus& a) {
+  std::string out = Field("Sync Action", a.sync_action);
+  out += Field("Mismatch Count", fmt::format("{} sectors", a.mismatch_cnt));
+  out += Field("Sync Speed", fmt::format("min {}K/sec, max {}K/sec", a.sync_speed_min,
+                                         a.sync_speed_max));
+  out += Field("Sync Copied", fmt::format("{} sectors ({} skipped as clean)", a.copied_sectors,
+                                          a.skipped_sectors));
+  for (const MemberStatus& m : a.members) {
+    if (m.state != "recovering") continue;
+    uint64_t pct = a.dev_sectors ? std::min(m.recovery_offset, a.dev_sectors) * 100 / a.dev_sectors : 0;
+    out += Field("Recovery", fmt::format("{}% of {} ({} of {} sectors)", pct, m.path,
+                                         m.recovery_offset, a.dev_sectors));
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string FormatTime(uint64_t unix_seconds) {
@@ -162,6 +180,8 @@ std::string FormatDetail(const ArrayStatus& a, const DetailOptions& options) {
   if (options.member_stats) {
     out += "\n";
     out += Field("Read Policy", a.read_policy.empty() ? "-" : a.read_policy);
+    out += "\n";
+    out += SyncLines(a);
     out += "\n";
     out += FormatMemberStats(a);
   }

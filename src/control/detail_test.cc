@@ -129,5 +129,35 @@ TEST_F(DetailTest, SmallArraysHaveNoHumanSize) {
   EXPECT_NE(FormatDetail(a).find("        Array Size : 1024\n"), std::string::npos);
 }
 
+TEST_F(DetailTest, SyncStatusLinesAndRecoveryProgress) {
+  ArrayStatus a = TwoMirrors();
+  a.members[1].state = "recovering";
+  a.members[1].recovery_offset = 64512;
+  a.degraded = 1;
+  a.sync = SyncStatus{"recovery", "", 64512, 129024, 2000, 30};
+  a.sync_action = "recover";
+  a.mismatch_cnt = 128;
+  a.sync_speed_min = 1000;
+  a.sync_speed_max = 200000;
+  a.copied_sectors = 64512;
+  a.bitmap = BitmapStatus{1, 1, 64 << 20, 1};
+  std::string d = FormatDetail(a);
+  for (const char* want : {"     Intent Bitmap : Internal\n", "Consistency Policy : bitmap\n",
+                           "    Rebuild Status : 50% complete\n",
+                           "       Sync Action : recover\n",
+                           "    Mismatch Count : 128 sectors\n",
+                           "        Sync Speed : min 1000K/sec, max 200000K/sec\n",
+                           "       Sync Copied : 64512 sectors (0 skipped as clean)\n",
+                           "          Recovery : 50% of /tmp/w/m1 (64512 of 129024 sectors)\n"}) {
+    EXPECT_NE(d.find(want), std::string::npos) << want << "\n" << d;
+  }
+  a.sync = SyncStatus{"check", "", 32256, 129024, 2000, 30};
+  EXPECT_NE(FormatDetail(a).find("      Check Status : 25% complete\n"), std::string::npos);
+  a.sync = SyncStatus{"repair", "", 32256, 129024, 2000, 30};
+  EXPECT_NE(FormatDetail(a).find("     Resync Status : 25% complete\n"), std::string::npos);
+  a.bitmap.reset();
+  EXPECT_NE(FormatDetail(a).find("Consistency Policy : resync\n"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace meshraid::control

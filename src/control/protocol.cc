@@ -46,14 +46,33 @@ json SetRequest(const std::string& key, const std::string& value) {
   return json{{"cmd", "set"}, {"key", key}, {"value", value}};
 }
 
+json ActionRequest(const std::string& action) { return json{{"cmd", "action"}, {"action", action}}; }
+
+json ManageRequestJson(const ManageRequest& r) {
+  json j{{"cmd", "manage"}, {"op", r.op}, {"member", r.member}};
+  if (!r.with.empty()) j["with"] = r.with;
+  return j;
+}
+
+bool IsSlowRequest(const json& request) {
+  if (!request.is_object()) return false;
+  std::string cmd = StringField(request, "cmd");
+  return cmd == "manage" || cmd == "grow";
+}
+
 json ErrorResponse(const Status& status) {
   return json{{"ok", false}, {"code", std::string(CodeName(status.code()))},
               {"error", status.message()}};
 }
 
-json Dispatch(ControlHandler& handler, const json& request) {
-  if (!request.is_object()) return ErrorResponse(Status::InvalidArgument("request is not a JSON object"));
-  std::string cmd = StringField(request, "cmd");
+namespace {
+
+json MessageResponse(const Result<std::string>& r) {
+  if (!r.ok()) return ErrorResponse(r.status());
+  return json{{"ok", true}, {"message", *r}};
+}
+
+json DispatchSync(ControlHandler& handler, const json& request, const std::string& cmd) {
   if (cmd == "ping") return json{{"ok", true}};
   if (cmd == "status") {
     Result<ArrayStatus> s = handler.GetStatus();
@@ -66,13 +85,57 @@ json Dispatch(ControlHandler& handler, const json& request) {
     if (!request.contains("value") || !request["value"].is_string()) {
       return ErrorResponse(Status::InvalidArgument(fmt::format("set {}: no value", key)));
     }
-    Result<std::string> r = handler.Set(key, request["value"].get<std::string>());
-    if (!r.ok()) return ErrorResponse(r.status());
-    return json{{"ok", true}, {"message", *r}};
+    return MessageResponse(handler.Set(key, request["value"].get<std::string>()));
+  }
+  if (cmd == "action") {
+    std::string action = StringField(request, "action");
+    if (action.empty()) return ErrorResponse(Status::InvalidArgument("action: no action"));
+    return MessageResponse(handler.Action(action));
   }
   if (cmd.empty()) return ErrorResponse(Status::InvalidArgument("request has no \"cmd\""));
   return ErrorResponse(Status::InvalidArgument(
-      fmt::format("unknown command '{}' (known: ping, status, set)", cmd)));
+      fmt::format("unknown command '{}' (known: ping, status, set, action, manage, grow)", cmd)));
+}
+
+// The asynchronous requests: the handler answers when its I/O is done.
+void DispatchGrow(ControlHandler& handler, const json& request,
+                  std::function<void(json)> respond) {
+  auto level = request.find("level");
+  auto chunk = request.find("chunk_sectors");
+  if (level == request.end() || !level->is_number_integer()) {
+    return respond(ErrorResponse(Status::InvalidArgument("grow: no level")));
+  }
+  if (chunk != request.end() && !chunk->is_number_unsigned()) {
+    return respond(ErrorResponse(Status::InvalidArgument("grow: chunk_sectors is not a number")));
+  }
+  uint64_t chunk_sectors = chunk == request.end() ? 0 : chunk->get<uint64_t>();
+  handler.Grow(level->get<int>(), chunk_sectors,
+               [respond = std::move(respond)](Result<std::string> r) { respond(MessageResponse(r)); });
+}
+
+void DispatchManage(ControlHandler& handler, const json& request,
+                    std::function<void(json)> respond) {
+  ManageRequest r{StringField(request, "op"), StringField(request, "member"),
+                  StringField(request, "with")};
+  if (r.op.empty()) return respond(ErrorResponse(Status::InvalidArgument("manage: no op")));
+  if (r.member.empty()) {
+    return respond(ErrorResponse(Status::InvalidArgument(fmt::format("manage {}: no member", r.op))));
+  }
+  handler.Manage(r, [respond = std::move(respond)](Result<std::string> res) {
+    respond(MessageResponse(res));
+  });
+}
+
+}  // namespace
+
+void Dispatch(ControlHandler& handler, const json& request, std::function<void(json)> respond) {
+  if (!request.is_object()) {
+    return respond(ErrorResponse(Status::InvalidArgument("request is not a JSON object")));
+  }
+  std::string cmd = StringField(request, "cmd");
+  if (cmd == "grow") return DispatchGrow(handler, request, std::move(respond));
+  if (cmd == "manage") return DispatchManage(handler, request, std::move(respond));
+  respond(DispatchSync(handler, request, cmd));
 }
 
 Result<json> CheckResponse(const json& response) {

@@ -3,10 +3,15 @@
 //   {"cmd":"ping"}                                   -> {"ok":true}
 //   {"cmd":"status"}                                 -> {"ok":true,"status":{ArrayStatus}}
 //   {"cmd":"set","key":"read-policy","value":"md"}   -> {"ok":true,"message":"..."}
+//   {"cmd":"action","action":"check"}                -> {"ok":true,"message":"..."}
+//   {"cmd":"manage","op":"replace","member":"/dev/a","with":"/dev/b"}
+//                                                    -> {"ok":true,"message":"..."}
+//   {"cmd":"grow","level":10,"chunk_sectors":0}      -> {"ok":true,"message":"..."}
 // Errors: {"ok":false,"code":"invalid argument","error":"one line"} (code: CodeName).
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -21,9 +26,17 @@ inline constexpr size_t kMaxLineBytes = 1 << 20;
 
 nlohmann::json StatusRequest();
 nlohmann::json SetRequest(const std::string& key, const std::string& value);
+nlohmann::json ActionRequest(const std::string& action);
+nlohmann::json ManageRequestJson(const ManageRequest& request);
 
-// Executes one parsed request against `handler` on the calling thread and returns the response.
-nlohmann::json Dispatch(ControlHandler& handler, const nlohmann::json& request);
+// True for requests that wait for I/O (manage, grow): the server gives them a longer timeout.
+bool IsSlowRequest(const nlohmann::json& request);
+
+// Executes one parsed request against `handler` on the calling thread; `respond` gets the
+// response exactly once, before Dispatch returns or (manage, grow) later, on the handler's
+// thread.
+void Dispatch(ControlHandler& handler, const nlohmann::json& request,
+              std::function<void(nlohmann::json)> respond);
 
 nlohmann::json ErrorResponse(const Status& status);
 // The response itself if "ok" is true; the error it carries (same Code) otherwise.

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <mutex>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -26,14 +27,17 @@ namespace meshraid::control {
 using nlohmann::json;
 
 // The answer slot between the control thread and functions posted to the reactor. Posted
-// functions hold it by shared_ptr, so they may run after the server is gone; `stopping`
-// (checked under `mu`, which is held while the handler runs) keeps them from calling it then.
+// functions and reply callbacks hold it by shared_ptr, so they may run after the server is
+// gone. `call_mu` is held while the handler is called, so Stop() waits for a call in progress;
+// `stopping` (under both) keeps later calls from reaching the handler. `mu` guards the answer:
+// only the answer to the request the control thread waits for is kept.
 struct ControlServer::Shared {
+  std::mutex call_mu;
   std::mutex mu;
   std::condition_variable cv;
   bool stopping = false;
-  uint64_t answered_id = 0;  // requests are answered in order (Post is FIFO)
-  json answer;
+  uint64_t waiting_id = 0;
+  std::optional<json> answer;
 };
 
 // The control thread: a poll loop over the wake eventfd, the listener and the connections.
@@ -188,7 +192,8 @@ void ControlServer::Stop() {
   if (stopped_) return;
   stopped_ = true;
   {
-    std::lock_guard<std::mutex> lock(shared_->mu);  // waits for a handler call in progress
+    std::lock_guard<std::mutex> call(shared_->call_mu);  // waits for a handler call in progress
+    std::lock_guard<std::mutex> lock(shared_->mu);
     shared_->stopping = true;
   }
   shared_->cv.notify_all();
@@ -204,32 +209,47 @@ void ControlServer::Stop() {
   ::close(wake_fd_);
 }
 
-// On the control thread: runs the request on the reactor thread and waits for its answer.
+// On the control thread: runs the request on the reactor thread and waits for its answer
+// (a manage request answers when its I/O is done).
 json ControlServer::Execute(const json& request) {
-  if (!options_.post) {
-    std::lock_guard<std::mutex> lock(shared_->mu);
-    return Dispatch(*handler_, request);
-  }
   static std::atomic<uint64_t> next_id{0};
   uint64_t id = ++next_id;
   std::shared_ptr<Shared> shared = shared_;
-  ControlHandler* handler = handler_;
-  options_.post([shared, handler, request, id] {
+  {
     std::lock_guard<std::mutex> lock(shared->mu);
-    if (shared->stopping) return;
-    shared->answer = Dispatch(*handler, request);
-    shared->answered_id = id;
-    shared->cv.notify_all();
-  });
-  std::unique_lock<std::mutex> lock(shared_->mu);
-  bool done = shared_->cv.wait_for(lock, std::chrono::milliseconds(options_.request_timeout_ms),
-                                   [&] { return shared_->stopping || shared_->answered_id == id; });
-  if (shared_->answered_id == id) return std::move(shared_->answer);
-  if (!done) {
-    return ErrorResponse(Status::TimedOut(fmt::format(
-        "the array did not answer within {} ms (its reactor is busy)", options_.request_timeout_ms)));
+    shared->waiting_id = id;
+    shared->answer.reset();
   }
-  return ErrorResponse(Status::Unavailable("the array is stopping"));
+  auto respond = [shared, id](json response) {
+    std::lock_guard<std::mutex> lock(shared->mu);
+    if (shared->stopping || shared->waiting_id != id) return;  // abandoned
+    shared->answer = std::move(response);
+    shared->cv.notify_all();
+  };
+  ControlHandler* handler = handler_;
+  auto call = [shared, handler, request, respond] {
+    std::lock_guard<std::mutex> call_lock(shared->call_mu);
+    {
+      std::lock_guard<std::mutex> lock(shared->mu);
+      if (shared->stopping) return;
+    }
+    Dispatch(*handler, request, respond);
+  };
+  if (options_.post) {
+    options_.post(std::move(call));
+  } else {
+    call();
+  }
+  uint64_t timeout_ms =
+      IsSlowRequest(request) ? options_.slow_request_timeout_ms : options_.request_timeout_ms;
+  std::unique_lock<std::mutex> lock(shared->mu);
+  shared->cv.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                      [&] { return shared->stopping || shared->answer.has_value(); });
+  shared->waiting_id = 0;
+  if (shared->answer) return *std::exchange(shared->answer, std::nullopt);
+  if (shared->stopping) return ErrorResponse(Status::Unavailable("the array is stopping"));
+  return ErrorResponse(Status::TimedOut(fmt::format(
+      "the array did not answer within {} ms (its reactor is busy)", timeout_ms)));
 }
 
 }  // namespace meshraid::control

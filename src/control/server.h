@@ -1,6 +1,7 @@
 // ControlServer: one array's control socket, <run dir>/<name>.ctl (mode 0600), served on its
 // own thread. Requests are JSON lines (protocol.h); each is executed on the array's reactor
-// thread through ServerOptions::post, and the control thread waits for the answer, so nothing
+// thread through ServerOptions::post, and the control thread waits for the answer (one request
+// at a time: a manage request holds the others back until its I/O is done), so nothing
 // touches the array from the control thread. A stale socket (nothing listening) is replaced;
 // a live one means the array is already running and Start fails with kBusy.
 #pragma once
@@ -27,6 +28,7 @@ struct ServerOptions {
   // Unset: requests run on the control thread (tests with a thread-safe handler).
   std::function<void(std::function<void()>)> post;
   uint64_t request_timeout_ms = 10'000;  // an unanswered request gets a kTimedOut error
+  uint64_t slow_request_timeout_ms = 120'000;  // the same for manage requests (they do I/O)
   uint64_t idle_timeout_ms = 60'000;     // a silent connection is closed
   size_t max_connections = 32;
   std::function<void(const std::string&)> log;  // socket replaced, odd clients

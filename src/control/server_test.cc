@@ -7,12 +7,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <thread>
 
 #include "control/client.h"
 #include "control/protocol.h"
@@ -41,6 +43,30 @@ class FakeHandler : public ControlHandler {
     policy_ = value;
     return "read-policy: " + value;
   }
+  Result<std::string> Action(const std::string& action) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++calls_;
+    if (action == "bogus") return Status::InvalidArgument("sync action 'bogus'");
+    return "sync_action: idle -> " + action;
+  }
+  // Answers through `defer` when set (the test decides when), at once otherwise.
+  void Manage(const ManageRequest& r, Reply done) override {
+    std::function<void(std::function<void()>)> defer;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++calls_;
+      defer = defer_;
+    }
+    Result<std::string> answer = r.member == "/dev/missing"
+                                     ? Result<std::string>(Status::NotFound(r.member + ": not a member"))
+                                     : Result<std::string>(r.op + " " + r.member + " " + r.with);
+    if (!defer) return done(answer);
+    defer([done, answer] { done(answer); });
+  }
+  void set_defer(std::function<void(std::function<void()>)> d) {
+    std::lock_guard<std::mutex> lock(mu_);
+    defer_ = std::move(d);
+  }
   int calls() {
     std::lock_guard<std::mutex> lock(mu_);
     return calls_;
@@ -55,6 +81,7 @@ class FakeHandler : public ControlHandler {
   int calls_ = 0;
   std::string policy_ = "latency";
   std::thread::id thread_;
+  std::function<void(std::function<void()>)> defer_;
 };
 
 // Stands in for the reactor: runs posted functions, in order, on its own thread.
@@ -273,7 +300,7 @@ TEST_F(ServerTest, BadRequestsGetErrorsAndTheConnectionStaysUsable) {
   EXPECT_EQ(r["ok"], false);
   EXPECT_EQ(r["error"], "request is not valid JSON");
   EXPECT_EQ(Raw(fd->get(), R"({"cmd":"format-everything"})")["error"],
-            "unknown command 'format-everything' (known: ping, status, set)");
+            "unknown command 'format-everything' (known: ping, status, set, action, manage, grow)");
   EXPECT_EQ(Raw(fd->get(), R"({"nocmd":1})")["error"], "request has no \"cmd\"");
   EXPECT_EQ(Raw(fd->get(), R"([1,2])")["error"], "request is not a JSON object");
   EXPECT_EQ(Raw(fd->get(), R"({"cmd":"set","key":"read-policy"})")["error"], "set read-policy: no value");
@@ -325,6 +352,72 @@ TEST_F(ServerTest, MissingRunDirListsNothing) {
   Result<std::vector<std::string>> names = ListArrays(client_);
   ASSERT_TRUE(names.ok());
   EXPECT_TRUE(names->empty());
+}
+
+TEST_F(ServerTest, ActionAndManageRoundTrip) {
+  auto server = Serve("arr");
+  EXPECT_EQ(RequestAction("arr", "check", client_).value(), "sync_action: idle -> check");
+  EXPECT_EQ(RequestAction("arr", "bogus", client_).status().message(), "sync action 'bogus'");
+  EXPECT_EQ(ManageMember("arr", {"replace", "/dev/a", "/dev/b"}, client_).value(),
+            "replace /dev/a /dev/b");
+  Result<std::string> missing = ManageMember("arr", {"fail", "/dev/missing", ""}, client_);
+  EXPECT_EQ(missing.status().code(), Code::kNotFound);
+  EXPECT_EQ(missing.status().message(), "/dev/missing: not a member");
+  Result<Fd> fd = ConnectUnix(server->path());
+  ASSERT_TRUE(fd.ok());
+  EXPECT_EQ(Raw(fd->get(), R"({"cmd":"manage","member":"/dev/a"})")["error"], "manage: no op");
+  EXPECT_EQ(Raw(fd->get(), R"({"cmd":"manage","op":"add"})")["error"], "manage add: no member");
+  EXPECT_EQ(Raw(fd->get(), R"({"cmd":"action"})")["error"], "action: no action");
+  EXPECT_EQ(Raw(fd->get(), R"({"cmd":"grow"})")["error"], "grow: no level");
+  EXPECT_EQ(Raw(fd->get(), R"({"cmd":"grow","level":10})")["error"],
+            "takeover to raid10 is not supported here");
+}
+
+TEST_F(ServerTest, ManageIsAnsweredWhenItsIoIsDoneWithTheLongerTimeout) {
+  FakeReactor reactor;
+  ServerOptions o;
+  o.post = [&reactor](std::function<void()> fn) { reactor.Post(std::move(fn)); };
+  o.request_timeout_ms = 100;  // manage gets slow_request_timeout_ms instead
+  auto server = Serve("arr", std::move(o));
+  // The answer comes 300 ms later, from a later turn of the reactor.
+  handler_.set_defer([&reactor](std::function<void()> answer) {
+    reactor.Post([answer] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      answer();
+    });
+  });
+  uint64_t start = NowMs();
+  Result<std::string> r = ManageMember("arr", {"add", "/dev/c", ""}, client_);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(*r, "add /dev/c ");
+  EXPECT_GE(NowMs() - start, 300u);
+  server->Stop();
+}
+
+TEST_F(ServerTest, ALateManageAnswerIsDroppedAndTheNextRequestGetsItsOwn) {
+  std::vector<std::function<void()>> late;  // answers the test releases by hand
+  std::mutex late_mu;
+  handler_.set_defer([&](std::function<void()> answer) {
+    std::lock_guard<std::mutex> lock(late_mu);
+    late.push_back(std::move(answer));
+  });
+  ServerOptions o;
+  o.slow_request_timeout_ms = 150;
+  auto server = Serve("arr", std::move(o));
+  Result<std::string> r = ManageMember("arr", {"add", "/dev/c", ""}, client_);
+  EXPECT_EQ(r.status().code(), Code::kTimedOut);
+  EXPECT_NE(r.status().message().find("within 150 ms"), std::string::npos) << r.status().message();
+  {
+    std::lock_guard<std::mutex> lock(late_mu);
+    ASSERT_EQ(late.size(), 1u);
+    late[0]();  // too late: nobody waits for it
+  }
+  Result<ArrayStatus> s = QueryStatus("arr", client_);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(s->name, "arr");
+  server->Stop();
+  std::lock_guard<std::mutex> lock(late_mu);
+  late[0]();  // after Stop: dropped too
 }
 
 TEST(RunDirTest, EnvironmentOverridesTheDefault) {

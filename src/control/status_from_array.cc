@@ -3,10 +3,15 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include <algorithm>
+
 #include "format/superblock.h"
 
 namespace meshraid::control {
 namespace {
+
+// MD keeps one 16-bit counter per bitmap chunk, 2048 to a 4 KiB page.
+constexpr uint64_t kChunksPerPage = 2048;
 
 // The device numbers of a block device member; 0:0 for files and anything else.
 void DeviceNumbers(const std::string& path, MemberStatus* m) {
@@ -17,13 +22,61 @@ void DeviceNumbers(const std::string& path, MemberStatus* m) {
   }
 }
 
-// MD keeps one 16-bit counter per bitmap chunk, 2048 to a 4 KiB page, and allocates a page
-// when a chunk in it is first written. Pages in use are the bitmap runtime's to report; until
-// it exists none are.
+// A bitmap read from a superblock only (not loaded by the array): no page is in use.
 BitmapStatus BitmapFrom(const format::BitmapSuper& b) {
   BitmapStatus s;
   s.chunk_bytes = b.chunksize;
-  s.pages_total = (b.Chunks() + 2047) / 2048;
+  s.pages_total = (b.Chunks() + kChunksPerPage - 1) / kChunksPerPage;
+  return s;
+}
+
+// The running bitmap: a page is in use while one of its chunks is dirty (MD allocates a
+// counter page on the first write to it and frees it once all its counters are back to 0).
+BitmapStatus BitmapFrom(const raid::WriteIntent& w) {
+  BitmapStatus s = BitmapFrom(w.super());
+  s.dirty_chunks = w.DirtyCount();
+  if (s.dirty_chunks == 0) return s;
+  for (uint64_t page = 0; page < s.pages_total; ++page) {
+    uint64_t end = std::min(w.chunks(), (page + 1) * kChunksPerPage);
+    for (uint64_t c = page * kChunksPerPage; c < end; ++c) {
+      if (w.Dirty(c)) {
+        ++s.pages_used;
+        break;
+      }
+    }
+  }
+  return s;
+}
+
+// mdstat's word for a running action (MD prints repair as resync: see ProgressLine).
+std::string ProgressAction(raid::SyncAction a) {
+  switch (a) {
+    case raid::SyncAction::kResync: return "resync";
+    case raid::SyncAction::kRecover: return "recovery";
+    case raid::SyncAction::kCheck: return "check";
+    case raid::SyncAction::kRepair: return "repair";
+    case raid::SyncAction::kIdle: break;
+  }
+  return "";
+}
+
+// The progress line's data while an action runs; "resync=PENDING" while a needed resync
+// cannot start (frozen).
+std::optional<SyncStatus> SyncFrom(const raid::Array& array, const raid::SyncProgress& p) {
+  if (p.action == raid::SyncAction::kIdle) {
+    if (array.resync_offset() == format::kMaxSector) return std::nullopt;
+    SyncStatus s;
+    s.action = "resync";
+    s.waiting = "PENDING";
+    return s;
+  }
+  SyncStatus s;
+  s.action = ProgressAction(p.action);
+  s.done_sectors = std::min(p.done_sectors, p.total_sectors);
+  s.total_sectors = p.total_sectors;
+  s.speed_kib_s = p.speed_kib_s;
+  // MD: the sectors left at the measured speed.
+  if (p.speed_kib_s > 0) s.finish_seconds = (s.total_sectors - s.done_sectors) / 2 / p.speed_kib_s;
   return s;
 }
 
@@ -54,7 +107,22 @@ ArrayStatus StatusFromArray(const raid::Array& array) {
   a.ctime = sb.ctime & ((uint64_t{1} << 40) - 1);
   a.utime = sb.utime & ((uint64_t{1} << 40) - 1);
   a.read_policy = std::string(raid::ReadPolicyName(array.read_policy()));
+
+  const raid::SyncProgress p = array.sync_progress();
+  a.sync = SyncFrom(array, p);
+  a.sync_action = p.frozen ? "frozen" : std::string(raid::SyncActionName(p.action));
+  a.mismatch_cnt = p.mismatch_sectors;
+  a.sync_speed_min = array.sync_options().speed_min_kib;
+  a.sync_speed_max = array.sync_options().speed_max_kib;
+  a.copied_sectors = p.copied_sectors;
+  a.skipped_sectors = p.skipped_sectors;
+  if (array.write_intent()) a.bitmap = BitmapFrom(*array.write_intent());
+
+  // Recovery rebuilds the recovering members one after the other, in input order: the first
+  // one is being rebuilt now and its live position is the sync cursor.
+  bool live_recovery = p.action == raid::SyncAction::kRecover;
   for (size_t i = 0; i < array.member_count(); ++i) {
+    if (array.member_removed(i)) continue;
     MemberStatus m;
     m.path = array.member_name(i);
     m.state = std::string(raid::MemberStateName(array.member_state(i)));
@@ -73,6 +141,11 @@ ArrayStatus StatusFromArray(const raid::Array& array) {
     m.latency_ewma_ns = array.member_latency_ewma_ns(i);
     m.read_p50_ns = st.read_latency.Percentile(0.50);
     m.read_p99_ns = st.read_latency.Percentile(0.99);
+    if (array.member_state(i) == raid::MemberState::kRecovering) {
+      m.recovery_offset = array.member_recovery_offset(i);
+      if (live_recovery) m.recovery_offset = std::max(m.recovery_offset, p.done_sectors);
+      live_recovery = false;
+    }
     if (md.bitmap && !a.bitmap) a.bitmap = BitmapFrom(md.bitmap->super);
     DeviceNumbers(m.path, &m);
     a.members.push_back(std::move(m));

@@ -199,7 +199,7 @@ void Array::RebuildSlots() {
 
 int Array::FindMember(const std::string& path) const {
   for (size_t i = 0; i < members_.size(); ++i) {
-    if (members_[i].metadata.path == path) return int(i);
+    if (!members_[i].removed && members_[i].metadata.path == path) return int(i);
   }
   return -1;
 }

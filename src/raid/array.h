@@ -115,12 +115,15 @@ class Array : public io::BlockDevice {
   // `replaces` >= 0 it is rebuilt as a replacement of that in-sync member, which is failed when
   // the copy is complete. ReAddMember takes a failed or stale member back into its old slot,
   // copying only the chunks the bitmap marks when it can. RemoveMember drops a faulty, stale
-  // or spare member. Returns the new member's input index.
+  // or spare member. Returns the new member's input index. A device that is refused is closed.
+  // ReleaseMember closes a failed or stale member's device (draining all I/O first), so that
+  // it can be opened again for a re-add.
   io::Task<Result<size_t>> AddMember(std::unique_ptr<io::BlockDevice> device, std::string path,
                                      int replaces = -1);
   io::Task<Status> ReAddMember(size_t input, std::unique_ptr<io::BlockDevice> device);
   io::Task<Status> RemoveMember(size_t input);
-  // The input of the member named `path` (as given), or -1.
+  io::Task<Status> ReleaseMember(size_t input);
+  // The input of the member named `path` (as given) that was not removed, or -1.
   int FindMember(const std::string& path) const;
 
   // RAID1 <-> RAID10 takeover (array_takeover.cc): checks MeshStor's preconditions, drains
@@ -229,6 +232,9 @@ class Array : public io::BlockDevice {
   // Members that receive writes for each slot: in sync, or recovering (incl. replacements).
   void RebuildSlots();
   // array_sync.cc
+  io::Task<Result<size_t>> AddMemberOwned(std::unique_ptr<io::BlockDevice>& device,
+                                          std::string path, int replaces);
+  io::Task<Status> ReAddMemberOwned(size_t input, std::unique_ptr<io::BlockDevice>& device);
   TakeoverFacts GatherTakeoverFacts() const;
   io::Task<Status> TakeoverLocked(int to_level, uint64_t chunk_sectors);
   void KickSync();

@@ -30,8 +30,40 @@ io::Task<Status> WriteAll(io::BlockDevice& d, uint64_t at, std::vector<uint8_t> 
 
 io::Task<Result<size_t>> Array::AddMember(std::unique_ptr<io::BlockDevice> device,
                                           std::string path, int replaces) {
+  Result<size_t> r = co_await AddMemberOwned(device, std::move(path), replaces);
+  if (!r.ok() && device) (void)co_await device->Close();  // refused: the caller's device is closed
+  co_return r;
+}
+
+io::Task<Status> Array::ReAddMember(size_t input, std::unique_ptr<io::BlockDevice> device) {
+  Status s = co_await ReAddMemberOwned(input, device);
+  if (!s.ok() && device) (void)co_await device->Close();
+  co_return s;
+}
+
+// A failed member's device is kept (open, locked) until it is removed or re-added; this lets
+// it go first, after draining all I/O, so that the member can be opened again.
+io::Task<Status> Array::ReleaseMember(size_t input) {
+  if (input >= members_.size()) co_return Status::InvalidArgument("no such member");
+  Member& m = members_[input];
+  if (HasSuperblock(m)) {
+    co_return Status::FailedPrecondition(fmt::format(
+        "{} is {}: only a failed or stale member can be released", m.metadata.path,
+        MemberStateName(m.state)));
+  }
+  if (!m.device) co_return Status::Ok();
+  co_await barrier_.Freeze();
+  Status s = co_await m.device->Close();
+  m.device.reset();
+  barrier_.Unfreeze();
+  co_return s;
+}
+
+// AddMember with the device still owned by the caller's pointer until it is taken.
+io::Task<Result<size_t>> Array::AddMemberOwned(std::unique_ptr<io::BlockDevice>& device,
+                                               std::string path, int replaces) {
   if (broken_) co_return Status::FailedPrecondition("array is broken");
-  if (FindMember(path) >= 0 && !members_[size_t(FindMember(path))].removed) {
+  if (FindMember(path) >= 0) {
     co_return Status::InvalidArgument(path + ": already a member of this array");
   }
   if (replaces >= 0) {
@@ -124,10 +156,11 @@ io::Task<Result<size_t>> Array::AddMember(std::unique_ptr<io::BlockDevice> devic
   co_return input;
 }
 
-io::Task<Status> Array::ReAddMember(size_t input, std::unique_ptr<io::BlockDevice> device) {
+io::Task<Status> Array::ReAddMemberOwned(size_t input, std::unique_ptr<io::BlockDevice>& device) {
   if (input >= members_.size()) co_return Status::InvalidArgument("no such member");
   Member& m = members_[input];
   const std::string& path = m.metadata.path;
+  if (m.removed) co_return Status::FailedPrecondition(path + ": was removed; add it instead");
   if (m.state != MemberState::kFaulty && m.state != MemberState::kStale &&
       m.state != MemberState::kMissing) {
     co_return Status::FailedPrecondition(fmt::format(

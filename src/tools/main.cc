@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
   add(AddStat);
   add(AddDetail);
   add(AddSet);
+  add(AddManage);
+  add(AddAction);
   add(AddSim);
   add(AddGrow);
   CLI11_PARSE(app, argc, argv);

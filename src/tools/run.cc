@@ -27,6 +27,9 @@ namespace {
 
 struct RunArgs {
   std::string read_policy = "latency";
+  std::string barrier = "bucket";
+  uint64_t sync_speed_min = raid::SyncOptions{}.speed_min_kib;
+  uint64_t sync_speed_max = raid::SyncOptions{}.speed_max_kib;
   std::string export_uri;
   std::string listen;
   std::vector<std::string> members;
@@ -66,6 +69,23 @@ class DeviceSource : public raid::MetadataSource {
   std::string path_;
 };
 
+// A member added or re-added at run time (manage): an NBD URI is connected, a path opened.
+io::Task<Result<std::unique_ptr<io::BlockDevice>>> OpenMember(io::Reactor& reactor, std::string p) {
+  if (IsNbdUri(p)) {
+    io::NbdDevice::Options no;
+    no.log = [p](std::string_view l) { Log("member", p + ": " + std::string(l)); };
+    auto dev = co_await io::NbdDevice::Connect(reactor, p, no);
+    if (!dev.ok() && dev.status().message().find(p) == std::string::npos) {
+      co_return dev.status().WithPrefix(p);
+    }
+    if (!dev.ok()) co_return dev.status();
+    co_return std::unique_ptr<io::BlockDevice>(std::move(dev).value());
+  }
+  auto dev = io::FileDevice::Open(reactor, p, {});
+  if (!dev.ok()) co_return dev.status();
+  co_return std::unique_ptr<io::BlockDevice>(std::move(dev).value());
+}
+
 // "nbd+unix:///NAME?socket=PATH" -> (NAME, PATH).
 Result<std::pair<std::string, std::string>> ParseUnixUri(const std::string& uri) {
   const std::string prefix = "nbd+unix:///";
@@ -84,14 +104,15 @@ std::string ShortName(const std::string& set_name) {
 }
 
 io::Task<Status> Serve(io::Reactor& reactor, raid::Array& array, exports::NbdServer& server,
-                       control::ControlServer& control, StopSignals& signals,
-                       const std::string& name) {
+                       control::ControlServer& control, control::ArrayHandler& handler,
+                       StopSignals& signals, const std::string& name) {
   server.Start();
   Log(name, fmt::format("serving {} bytes as NBD export '{}' on {}", array.info().size_bytes,
                         server.exported().name, server.address()));
   std::string sig = co_await signals.Wait(reactor);
   Log(name, sig + ": draining in-flight I/O");
   control.Stop();
+  co_await handler.Close();  // a member being added or re-added finishes first
   co_await server.Stop();
   // Where the reads went, per member (the read balancer at work).
   uint64_t total = 0;
@@ -192,8 +213,7 @@ Status RunArray(const RunArgs& a) {
   }
   if (plan.needs_resync) {
     Log(name, fmt::format("array was not cleanly stopped or never synced (resync_offset {}): "
-                          "copies may differ; resync is not implemented yet, so unsynced regions "
-                          "are read from the first in-sync copy",
+                          "it needs a resync",
                           plan.reference.resync_offset));
   }
   raid::ArrayOptions ao;
@@ -203,6 +223,15 @@ Status RunArray(const RunArgs& a) {
         fmt::format("--read-policy={}: use latency, md or round-robin", a.read_policy));
   }
   ao.read_policy = *policy;
+  if (a.barrier != "bucket" && a.barrier != "global") {
+    return Status::InvalidArgument(fmt::format("--barrier={}: use bucket or global", a.barrier));
+  }
+  ao.barrier_mode = a.barrier == "global" ? raid::BarrierMode::kGlobal : raid::BarrierMode::kBucket;
+  if (a.sync_speed_min == 0 || a.sync_speed_max == 0) {
+    return Status::InvalidArgument("--sync-speed-min and --sync-speed-max take KiB/s > 0");
+  }
+  ao.sync.speed_min_kib = a.sync_speed_min;
+  ao.sync.speed_max_kib = a.sync_speed_max;
   ao.log = [name](const std::string& l) { Log(name, l); };
   MESHRAID_ASSIGN_OR_RETURN(
       std::unique_ptr<raid::Array> array,
@@ -218,9 +247,11 @@ Status RunArray(const RunArgs& a) {
   Log(name, fmt::format("assembled {} with {} members, events {}",
                         plan.geometry.level() == 1 ? "raid1" : "raid10",
                         plan.geometry.raid_disks(), plan.events));
-  control::ArrayHandler handler(*array);
-  control::ServerOptions co;
   io::Reactor* r = reactor.get();
+  control::ArrayHandler handler(*array, *reactor, [r](const std::string& p) {
+    return OpenMember(*r, p);
+  });
+  control::ServerOptions co;
   co.post = [r](std::function<void()> fn) { r->Post(std::move(fn)); };
   co.log = [name](const std::string& l) { Log(name, "control: " + l); };
   auto ctl = control::ControlServer::Start(name, handler, std::move(co));
@@ -229,7 +260,7 @@ Status RunArray(const RunArgs& a) {
     return ctl.status();
   }
   Log(name, "control socket " + (*ctl)->path());
-  return reactor->RunUntilComplete(Serve(*reactor, *array, **server, **ctl, signals, name));
+  return reactor->RunUntilComplete(Serve(*reactor, *array, **server, **ctl, handler, signals, name));
 }
 
 }  // namespace
@@ -242,6 +273,12 @@ Runner AddRun(CLI::App& app) {
                 "$MESHRAID_RUN_DIR or /run/meshraid)");
   c->add_option("--listen", a->listen, "Serve over TCP on ADDR:PORT instead of a Unix socket");
   c->add_option("--read-policy", a->read_policy, "latency (default), md or round-robin");
+  c->add_option("--sync-speed-min", a->sync_speed_min,
+                "KiB/s a sync action may always use (MD's speed_limit_min, default 1000)");
+  c->add_option("--sync-speed-max", a->sync_speed_max,
+                "KiB/s a sync action never exceeds (MD's speed_limit_max, default 200000)");
+  c->add_option("--barrier", a->barrier,
+                "Resync barrier: bucket (default: per 64 MiB bucket) or global (stock RAID10)");
   c->add_option("members", a->members, "Member files or block devices")->required();
   return [a] { return RunArray(*a); };
 }

@@ -1,9 +1,13 @@
 // meshraid stat: every running array (or the ones named), formatted like /proc/mdstat; --json
-// for the same as data; --watch[=SECONDS] to redraw until interrupted.
-#include <chrono>
+// for the same as data; --watch to redraw every --interval seconds (default 1) until SIGINT
+// or --count redraws.
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <memory>
-#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -17,7 +21,9 @@ namespace {
 
 struct StatArgs {
   bool json = false;
-  int watch_seconds = 0;
+  bool watch = false;
+  double interval = 1;
+  int count = 0;
   std::string run_dir;
   std::vector<std::string> arrays;
 };
@@ -52,21 +58,45 @@ std::string Render(const StatArgs& a, const std::vector<control::ArrayStatus>& a
   return j.dump(2) + "\n";
 }
 
+// Waits `seconds` unless SIGINT/SIGTERM arrives first (then true): the signals are blocked and
+// taken with sigtimedwait, so an interrupted watch still exits 0.
+Result<bool> Interrupted(double seconds) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  if (::sigprocmask(SIG_BLOCK, &set, nullptr) != 0) return Status::FromErrno(errno, "sigprocmask");
+  auto ns = uint64_t(seconds * 1e9);
+  timespec ts{time_t(ns / 1'000'000'000), long(ns % 1'000'000'000)};
+  for (;;) {
+    int sig = ::sigtimedwait(&set, nullptr, &ts);
+    if (sig > 0) return true;
+    if (errno == EAGAIN) return false;
+    if (errno != EINTR) return Status::FromErrno(errno, "sigtimedwait");
+  }
+}
+
 Status RunStat(const StatArgs& a) {
   control::ClientOptions co;
   co.run_dir = a.run_dir;
-  if (a.watch_seconds < 0) return Status::InvalidArgument("--watch takes a number of seconds >= 1");
-  for (;;) {
+  if (!(a.interval > 0)) return Status::InvalidArgument("--interval takes a number of seconds > 0");
+  if (a.count < 0) return Status::InvalidArgument("--count takes a number >= 0");
+  const bool watch = a.watch || a.count > 0;
+  const bool tty = ::isatty(STDOUT_FILENO) == 1;
+  for (int shown = 1;; ++shown) {
     MESHRAID_ASSIGN_OR_RETURN(std::vector<control::ArrayStatus> arrays, Collect(a, co));
     std::string text = Render(a, arrays);
-    if (a.watch_seconds == 0) {
+    if (!watch) {
       fmt::print("{}", text);
       return Status::Ok();
     }
-    // Home, clear, redraw: like watch(1).
-    fmt::print("\033[H\033[2JEvery {}s: meshraid stat\n\n{}", a.watch_seconds, text);
+    // On a terminal: home, clear, redraw, like watch(1); otherwise one screen after another.
+    fmt::print("{}Every {}s: meshraid stat\n\n{}", tty ? "\033[H\033[2J" : (shown > 1 ? "\n" : ""),
+               a.interval, text);
     std::fflush(stdout);
-    std::this_thread::sleep_for(std::chrono::seconds(a.watch_seconds));
+    if (a.count > 0 && shown >= a.count) return Status::Ok();
+    MESHRAID_ASSIGN_OR_RETURN(bool stop, Interrupted(a.interval));
+    if (stop) return Status::Ok();
   }
 }
 
@@ -76,7 +106,9 @@ Runner AddStat(CLI::App& app) {
   auto a = std::make_shared<StatArgs>();
   CLI::App* c = app.add_subcommand("stat", "Show running arrays like /proc/mdstat");
   c->add_flag("--json", a->json, "Print the arrays' status as JSON");
-  c->add_flag("--watch{2}", a->watch_seconds, "Redraw every SECONDS (default 2) until interrupted");
+  c->add_flag("--watch", a->watch, "Redraw every --interval until interrupted (SIGINT)");
+  c->add_option("--interval", a->interval, "Seconds between redraws with --watch (default 1)");
+  c->add_option("--count", a->count, "With --watch: stop after N redraws");
   c->add_option("--run-dir", a->run_dir,
                 "Directory of the control sockets (default: $MESHRAID_RUN_DIR or /run/meshraid)");
   c->add_option("arrays", a->arrays, "Array names or control socket paths (default: all)");

@@ -22,6 +22,8 @@ Runner AddRun(CLI::App& app);
 Runner AddStat(CLI::App& app);
 Runner AddDetail(CLI::App& app);
 Runner AddSet(CLI::App& app);
+Runner AddManage(CLI::App& app);
+Runner AddAction(CLI::App& app);
 Runner AddSim(CLI::App& app);
 Runner AddGrow(CLI::App& app);
 
