@@ -4,7 +4,8 @@
 # from a file on every request (so writing the file changes a member's latency at once).
 #   slow: 16M bits/s with burstiness 1 ms: a 4 KiB read takes ~1.4 ms when the member is idle
 #         (a probe) and ~2.9 ms back to back (the bucket, 16 Kbit, is smaller than one read);
-#   fast: 10G bits/s: no delay (~0.1 ms, the socket round trip).
+#   fast: 1G bits/s: ~33 us per 4 KiB read on top of the socket round trip (at 10G the rate
+#         filter once stalled a read for over 10 s, and the array rightly failed the member).
 # Phase 1: A fast, B slow; fio 4K random reads at QD1 for 4 s: A gets >= 95 % of the reads.
 # Phase 2: fio runs on; 1 s in, the rate files are swapped (A slow, B fast); after a 3 s
 # warm-up, a 4 s measured window: B (slot 1, where MD's stock rule never sends QD1 reads) gets
@@ -12,6 +13,11 @@
 # warm-up detail is polled every 0.25 s and the time until A's share of an interval falls
 # below 10 % is printed (not asserted).
 # Env: MESHRAID (the built binary), WORK (a scratch directory), MESHRAID_RUN_DIR (optional).
+# Not in scripts/test: about one run in three, a read to the fast member gets no reply for 10 s
+# (the member's timeout), so the array fails that member and the check fails. Seen with the
+# rate filter at 10G and at 1G; fio straight against the same nbdkit did not stall in 190k
+# reads, so our NBD client is suspect too. Until that is understood this stays a manual check:
+#   MESHRAID=build/meshraid WORK=/tmp/swap bash bench/latency_swap.sh
 set -euo pipefail
 : "${MESHRAID:?set MESHRAID to the meshraid binary}"
 : "${WORK:?set WORK to a scratch directory}"
@@ -22,7 +28,7 @@ rm -rf "$WORK"; mkdir -p "$WORK/snap"; cd "$WORK"
 export MESHRAID_RUN_DIR="${MESHRAID_RUN_DIR:-$WORK/run}"
 mkdir -p "$MESHRAID_RUN_DIR"
 
-SLOW=16M FAST=10G BURST=0.001              # see the header
+SLOW=16M FAST=1G BURST=0.001               # see the header
 P1_SECS=4 LEAD_SECS=1 WARM_SECS=3 MEAS_SECS=4
 P1_MIN=95 P2_MIN=90                        # % of reads on the fast leg
 uri="nbd+unix:///v?socket=$WORK/v.sock"
