@@ -132,8 +132,8 @@ class Array : public io::BlockDevice {
   io::Task<Status> Takeover(int to_level, uint64_t chunk_sectors = 0);
 
   // Sync actions (array_sync.cc). kCheck/kRepair start a check/repair pass (kFailedPrecondition
-  // while another action runs); kIdle stops what runs (an automatic resync/recovery starts again
-  // later); `frozen` stops it and starts nothing until unfrozen.
+  // while another action runs); kIdle stops a check/repair (a pending resync/recovery goes on
+  // from its position at once); `frozen` stops everything and starts nothing until unfrozen.
   Status RequestSync(SyncAction a);
   void SetSyncFrozen(bool frozen);
   SyncProgress sync_progress() const;

@@ -194,7 +194,8 @@ Status RunArray(const RunArgs& a) {
     const raid::MemberPlan& mp = plan.members[i];
     raid::ArrayMember am;
     am.metadata = metadata[i];
-    if (mp.disposition == raid::Disposition::kActive) {
+    if (mp.disposition == raid::Disposition::kActive ||
+        mp.disposition == raid::Disposition::kRecovering) {  // a rebuild resumes
       if (remote[i]) {
         am.device = std::move(remote[i]);
       } else {
