@@ -96,11 +96,10 @@ io::Task<void> Array::SyncThread() {
   sync_idle_.Set();
 }
 
-// MD's speed control, once per window: never above max; above min, while normal I/O runs,
-// one window at a time (the caller drains when this returns true). `sectors` is the window
-// about to be issued: it counts, so that what has been issued at any moment never exceeds
-// speed_max since the oldest mark (counting only what was issued before overshot the limit by
-// up to a window per mark interval).
+// MD's upper speed limit, once per window: sleeps until issuing the next window keeps the sync
+// at or below speed_max since the oldest mark. `sectors` is that window: it counts, so the limit
+// is never overshot by a window per mark interval. (The lower limit's back-off under foreground
+// I/O is ForegroundBackOff.)
 io::Task<void> Array::Throttle(uint64_t sectors) {
   uint64_t now = clock_.NowNs();
   if (now - sync_marks_ns_[1] >= 1'000'000'000) {  // marks one second apart
