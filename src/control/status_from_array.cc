@@ -55,6 +55,7 @@ std::string ProgressAction(raid::SyncAction a) {
     case raid::SyncAction::kRecover: return "recovery";
     case raid::SyncAction::kCheck: return "check";
     case raid::SyncAction::kRepair: return "repair";
+    case raid::SyncAction::kReshape: return "reshape";
     case raid::SyncAction::kIdle: break;
   }
   return "";

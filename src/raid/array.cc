@@ -30,6 +30,7 @@ std::string_view SyncActionName(SyncAction a) {
     case SyncAction::kRecover: return "recover";
     case SyncAction::kCheck: return "check";
     case SyncAction::kRepair: return "repair";
+    case SyncAction::kReshape: return "reshape";
   }
   return "?";
 }

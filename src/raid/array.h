@@ -12,6 +12,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "io/gate.h"
 #include "io/reactor.h"
 #include "io/sync.h"
+#include "layout/reshape.h"
 #include "raid/assemble.h"
 #include "raid/barrier.h"
 #include "raid/range_lock.h"
@@ -34,8 +36,8 @@ namespace meshraid::raid {
 using SleepFn = std::function<io::Task<void>(uint64_t ns)>;
 
 // MD's sync_action values (idle and frozen are states, the others actions).
-enum class SyncAction { kIdle, kResync, kRecover, kCheck, kRepair };
-std::string_view SyncActionName(SyncAction a);  // idle, resync, recover, check, repair
+enum class SyncAction { kIdle, kResync, kRecover, kCheck, kRepair, kReshape };
+std::string_view SyncActionName(SyncAction a);  // idle, resync, recover, check, repair, reshape
 
 struct SyncOptions {
   bool autostart = true;               // start resync/recovery by itself, as MD's thread does
@@ -130,6 +132,19 @@ class Array : public io::BlockDevice {
   // the array, rewrites the superblocks with the new level/layout/chunk; no data moves.
   // `chunk_sectors` 0: the default chunk (raid/takeover.h).
   io::Task<Status> Takeover(int to_level, uint64_t chunk_sectors = 0);
+
+  // Reshape (array_reshape.cc): grows a RAID10 near array onto `new_raid_disks` members, with
+  // chunk `new_chunk_sectors` (0: unchanged). The new slots are filled with spares (added
+  // before with AddMember), which must be at least as large as the members. Checks the
+  // preconditions (one-line errors), writes the reshape start to every superblock and returns;
+  // the sync thread then moves the data (sync_progress(): action kReshape, done/total in array
+  // sectors). When the move completes the array size grows (info().size_bytes) and the new
+  // space is resynced.
+  io::Task<Status> Reshape(int new_raid_disks, uint64_t new_chunk_sectors = 0);
+  // A reshape is in progress (also after an interrupted one was assembled).
+  bool reshaping() const { return reshape_.has_value(); }
+  // Array sectors below this are in the new layout (valid while reshaping()).
+  uint64_t reshape_position() const { return reshape_pos_; }
 
   // Sync actions (array_sync.cc). kCheck/kRepair start a check/repair pass (kFailedPrecondition
   // while another action runs); kIdle stops a check/repair (a pending resync/recovery goes on
@@ -241,6 +256,7 @@ class Array : public io::BlockDevice {
   io::Task<void> SyncThread();
   io::Task<Status> RunResync(SyncAction action);
   io::Task<Status> RunRecovery();
+  io::Task<Status> RunReshape();  // array_reshape.cc
   io::Task<Status> SyncWindow(SyncAction action, uint64_t sector, uint64_t sectors);
   io::Task<Status> RecoverWindow(size_t target, uint64_t dev_sector, uint64_t sectors);
   io::Task<void> Throttle(uint64_t sectors);  // before a window of `sectors`
@@ -282,6 +298,9 @@ class Array : public io::BlockDevice {
   uint64_t sync_marks_done_[2] = {0, 0};
   uint64_t foreground_ios_ = 0;          // completed normal requests (sync backs off)
   io::Event sync_idle_;
+  // Reshape state (array_reshape.cc).
+  std::optional<layout::ReshapeGeometry> reshape_;
+  uint64_t reshape_pos_ = 0;         // array sectors below are in the new layout
   bool daemon_running_ = false;
   bool active_ = false;
   bool marking_active_ = false;  // the superblock write that marks the array active is in flight

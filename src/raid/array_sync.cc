@@ -38,6 +38,7 @@ Status Array::RequestSync(SyncAction a) {
       [[fallthrough]];
     case SyncAction::kResync:
     case SyncAction::kRecover:
+    case SyncAction::kReshape:
       if (sync_frozen_) return Status::FailedPrecondition("sync is frozen (action idle unfreezes)");
       sync_requested_ = a;
       KickSync();
@@ -71,8 +72,11 @@ io::Task<void> Array::SyncThread() {
     bool recovering = false;
     for (const Member& m : members_) recovering |= m.state == MemberState::kRecovering;
     bool automatic = options_.sync.autostart || sync_requested_ == SyncAction::kResync ||
-                     sync_requested_ == SyncAction::kRecover;
-    if (automatic && resync_offset_ != format::kMaxSector) {
+                     sync_requested_ == SyncAction::kRecover ||
+                     sync_requested_ == SyncAction::kReshape;
+    if (automatic && reshape_.has_value()) {
+      s = co_await RunReshape();
+    } else if (automatic && resync_offset_ != format::kMaxSector) {
       s = co_await RunResync(SyncAction::kResync);
     } else if (automatic && recovering) {
       s = co_await RunRecovery();
@@ -82,7 +86,8 @@ io::Task<void> Array::SyncThread() {
     } else {
       break;
     }
-    if (sync_requested_ == SyncAction::kResync || sync_requested_ == SyncAction::kRecover) {
+    if (sync_requested_ == SyncAction::kResync || sync_requested_ == SyncAction::kRecover ||
+        sync_requested_ == SyncAction::kReshape) {
       sync_requested_ = SyncAction::kIdle;
     }
     if (!s.ok()) {
