@@ -50,7 +50,8 @@ Array::Array(io::Executor& executor, io::Clock& clock, SleepFn sleep, ArrayOptio
       md_lock_(executor, 1),
       gate_(executor),
       barrier_(executor, options_.barrier_mode),
-      sync_idle_(executor) {
+      sync_idle_(executor),
+      dual_idle_(executor) {
   sync_idle_.Set();
   if (!options_.wall_seconds) options_.wall_seconds = [] { return uint64_t(std::time(nullptr)); };
 }
@@ -66,6 +67,8 @@ Result<std::unique_ptr<Array>> Array::Create(io::Executor& executor, io::Clock& 
   }
   std::unique_ptr<Array> a(new Array(executor, clock, std::move(sleep), std::move(options)));
   a->geometry_ = plan.geometry;
+  a->reshape_ = plan.reshape;
+  if (plan.reshape) a->reshape_pos_ = a->reshape_sb_position_ = plan.reshape->position;
   a->reference_ = plan.reference;
   a->events_ = plan.events;
   a->resync_offset_ = plan.reference.resync_offset;
@@ -79,6 +82,12 @@ Result<std::unique_ptr<Array>> Array::Create(io::Executor& executor, io::Clock& 
     m.metadata = std::move(members[i].metadata);
     m.stats.corrected_errors = m.metadata.sb.cnt_corrected_read;
     const MemberPlan& mp = plan.members[i];
+    // A member that missed the superblock write ending a reshape: its data is where the
+    // others say (the new offset); the next superblock write records it.
+    if (m.metadata.sb.data_offset != mp.data_offset) {
+      m.metadata.sb.data_size += m.metadata.sb.data_offset - mp.data_offset;
+      m.metadata.sb.data_offset = mp.data_offset;
+    }
     m.slot = mp.slot;
     m.recovery_offset = mp.recovery_offset;
     switch (mp.disposition) {
@@ -99,13 +108,13 @@ Result<std::unique_ptr<Array>> Array::Create(io::Executor& executor, io::Clock& 
     a->members_.push_back(std::move(m));
   }
   a->RebuildSlots();
-  std::vector<bool> in_sync(a->slot_member_.size());
-  for (size_t s = 0; s < in_sync.size(); ++s) in_sync[s] = a->slot_member_[s] >= 0;
-  if (!a->geometry_.Enough(in_sync)) {
+  if (!a->EnoughWithout(a->members_.size())) {
     return Status::FailedPrecondition("not enough in-sync members could be opened to run the array");
   }
   a->info_.name = plan.reference.Name();
-  a->info_.size_bytes = a->geometry_.ArraySectors() * 512;
+  // During a reshape the array keeps its old size until the move completes.
+  a->info_.size_bytes =
+      (plan.reshape ? plan.reshape->geometry.MoveSectors() : a->geometry_.ArraySectors()) * 512;
   a->info_.logical_block_size = lbs;
   a->info_.physical_block_size = std::max<uint32_t>(4096, lbs);
   a->info_.max_io_bytes = 32u << 20;
@@ -223,13 +232,18 @@ io::Task<Status> Array::FailMember(size_t input, std::string why) {
   co_return s;
 }
 
-// True when every array sector still has an in-sync copy without member `input`.
+// True when every array sector still has an in-sync copy without member `input` (during a
+// reshape: in both layouts).
 bool Array::EnoughWithout(size_t input) const {
   std::vector<bool> in_sync(slot_member_.size());
   for (size_t s = 0; s < in_sync.size(); ++s) {
     in_sync[s] = slot_member_[s] >= 0 && size_t(slot_member_[s]) != input;
   }
-  return geometry_.Enough(in_sync);
+  if (!geometry_.Enough(in_sync)) return false;
+  if (!reshape_) return true;
+  const layout::Geometry& old_geo = reshape_->geometry.old_geo;
+  in_sync.resize(size_t(old_geo.raid_disks()));
+  return old_geo.Enough(in_sync);
 }
 
 void Array::MarkFaulty(size_t input, const std::string& why) {
@@ -289,6 +303,7 @@ io::Task<Status> Array::WriteSuperblocks() {
       if (m.state == MemberState::kInSync) roles[dn] = uint16_t(m.slot);
     }
     reference_.dev_roles = roles;
+    ApplyReshapeFields(reference_);
     uint64_t now = format::SbTime(options_.wall_seconds());
     bool clean = !active_;
     reference_.events = events_;
@@ -309,6 +324,7 @@ io::Task<Status> Array::WriteSuperblocks() {
       sb.resync_offset = clean ? resync_offset_ : 0;
       sb.dev_roles = roles;
       sb.cnt_corrected_read = uint32_t(m.stats.corrected_errors);
+      ApplyReshapeFields(sb);
       std::vector<uint8_t> bytes = format::Encode(sb);
       uint32_t lbs = m.device->info().logical_block_size;
       bytes.resize((bytes.size() + lbs - 1) / lbs * lbs, 0);

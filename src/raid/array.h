@@ -24,6 +24,7 @@
 #include "layout/reshape.h"
 #include "raid/assemble.h"
 #include "raid/barrier.h"
+#include "raid/placement.h"
 #include "raid/range_lock.h"
 #include "raid/read_balancer.h"
 #include "raid/takeover.h"
@@ -222,12 +223,16 @@ class Array : public io::BlockDevice {
   uint64_t MemberByteOffset(const Member& m, uint64_t member_sector) const {
     return (m.metadata.sb.data_offset + member_sector) * 512;
   }
+  // The same for a copy placed in the old or (during a reshape) the new layout.
+  uint64_t MemberByteOffset(const Member& m, uint64_t member_sector, bool new_layout) const {
+    return PlacedByteOffset(m.metadata.sb.data_offset, reshape_, new_layout, member_sector);
+  }
   io::Task<Status> ReadPiece(Piece p, std::span<uint8_t> buf);
   io::Task<Status> ReadPieceLocked(Piece p, std::span<uint8_t> buf);
   io::Task<Status> RepairRead(size_t bad, const Piece& p, int good_slot, uint64_t good_sector,
-                              uint64_t bad_sector);
+                              uint64_t bad_sector, bool new_layout);
   io::Task<Status> WritePiece(const Piece& p, const MemberOp& op);
-  io::Task<Status> MemberWrite(size_t input, uint64_t member_sector, const Piece& p,
+  io::Task<Status> MemberWrite(size_t input, uint64_t byte_offset, const Piece& p,
                                const MemberOp& op);
   io::Task<Status> FanOutWrite(uint64_t offset, uint64_t length, MemberOp op);
   io::Task<Status> FailLocked(size_t input, const std::string& why);
@@ -256,7 +261,17 @@ class Array : public io::BlockDevice {
   io::Task<void> SyncThread();
   io::Task<Status> RunResync(SyncAction action);
   io::Task<Status> RunRecovery();
-  io::Task<Status> RunReshape();  // array_reshape.cc
+  // array_reshape.cc
+  io::Task<Status> RunReshape();
+  io::Task<Status> ReshapeLocked(int new_raid_disks, uint64_t new_chunk_sectors);
+  io::Task<Status> ReshapeWindow(uint64_t sector, uint64_t sectors);
+  io::Task<Status> ReshapeCheckpoint(uint64_t position);
+  io::Task<Status> FinishReshape();
+  // Writes the reshape fields (or their absence) into a superblock.
+  void ApplyReshapeFields(format::Superblock& sb) const;
+  // The lowest data offset the members allow (superblock + 72 sectors, bitmap, bad-block log)
+  // with a bitmap covering `array_sectors`.
+  uint64_t LowestDataOffset(uint64_t array_sectors) const;
   io::Task<Status> SyncWindow(SyncAction action, uint64_t sector, uint64_t sectors);
   io::Task<Status> RecoverWindow(size_t target, uint64_t dev_sector, uint64_t sectors);
   io::Task<void> Throttle(uint64_t sectors);  // before a window of `sectors`
@@ -298,9 +313,16 @@ class Array : public io::BlockDevice {
   uint64_t sync_marks_done_[2] = {0, 0};
   uint64_t foreground_ios_ = 0;          // completed normal requests (sync backs off)
   io::Event sync_idle_;
-  // Reshape state (array_reshape.cc).
-  std::optional<layout::ReshapeGeometry> reshape_;
-  uint64_t reshape_pos_ = 0;         // array sectors below are in the new layout
+  // Reshape state (array_reshape.cc). reshape_->position is the checkpoint on disk (a restart
+  // resumes there); reshape_pos_ the live position (sectors below are in the new layout).
+  std::optional<ReshapePlan> reshape_;
+  uint64_t reshape_pos_ = 0;
+  uint64_t reshape_sb_position_ = 0;  // what WriteSuperblocks records
+  // Writes of moved sectors not yet covered by the checkpoint also go to the old layout (a
+  // restart reads them there); a checkpoint waits for those in flight from before it.
+  uint64_t dual_gen_ = 0;
+  uint32_t dual_in_flight_[2] = {0, 0};
+  io::Event dual_idle_;
   bool daemon_running_ = false;
   bool active_ = false;
   bool marking_active_ = false;  // the superblock write that marks the array active is in flight

@@ -15,8 +15,11 @@ std::vector<Array::Piece> Array::Split(uint64_t sector, uint64_t sectors) const 
   const uint64_t max_piece = info_.max_io_bytes / 512;
   while (done < sectors) {
     uint64_t v = sector + done;
-    uint64_t n = std::min({sectors - done, geometry_.ContiguousSectors(v), max_piece,
-                           Barrier::ToUnitEnd(v)});
+    // During a reshape the run fits both layouts, so the piece stays contiguous whichever
+    // side of the (moving) position it is mapped on.
+    uint64_t run = reshape_ ? Place(geometry_, reshape_, reshape_pos_, v).run
+                            : geometry_.ContiguousSectors(v);
+    uint64_t n = std::min({sectors - done, run, max_piece, Barrier::ToUnitEnd(v)});
     pieces.push_back({v, n, size_t(done * 512)});
     done += n;
   }
@@ -49,8 +52,11 @@ io::Task<Status> Array::ReadPiece(Piece p, std::span<uint8_t> buf) {
 
 // Reads one piece from one copy; on error tries the other copies and, once one succeeds,
 // rewrites the range on every copy that returned a range error (MD's fix_read_error).
+// During a reshape the piece is mapped once, under the barrier entered by ReadPiece: the section
+// holding it cannot move until the read exits, so an old-layout copy stays valid meanwhile.
 io::Task<Status> Array::ReadPieceLocked(Piece p, std::span<uint8_t> buf) {
-  std::vector<layout::Copy> copies = geometry_.Map(p.sector);
+  const Placement place = Place(geometry_, reshape_, reshape_pos_, p.sector);
+  const std::vector<layout::Copy>& copies = place.copies;
   std::vector<int> slots;
   for (const layout::Copy& c : copies) slots.push_back(c.disk);
   ReadRequest req{.sector = p.sector,
@@ -82,7 +88,8 @@ io::Task<Status> Array::ReadPieceLocked(Piece p, std::span<uint8_t> buf) {
     ReadBalancer::OnIssue(rs, p.sector, p.sectors, balancer_.last_choice_was_probe(), req.now_ns);
     ++rs.pending;
     ++m.stats.pending;
-    Status s = co_await m.device->Read(MemberByteOffset(m, copies[size_t(pick)].sector), buf);
+    Status s = co_await m.device->Read(
+        MemberByteOffset(m, copies[size_t(pick)].sector, place.new_layout), buf);
     uint64_t done_ns = clock_.NowNs();
     --rs.pending;
     --m.stats.pending;
@@ -94,7 +101,8 @@ io::Task<Status> Array::ReadPieceLocked(Piece p, std::span<uint8_t> buf) {
       m.stats.read_bytes += buf.size();
       m.stats.read_latency.Record(done_ns - req.now_ns);
       for (const BadCopy& b : bad) {
-        Status r = co_await RepairRead(b.input, p, slot, copies[size_t(pick)].sector, b.sector);
+        Status r = co_await RepairRead(b.input, p, slot, copies[size_t(pick)].sector, b.sector,
+                                       place.new_layout);
         if (!r.ok()) {
           Log(fmt::format("repair of {} failed: {}", members_[b.input].metadata.path, r.message()));
         }
@@ -118,15 +126,16 @@ io::Task<Status> Array::ReadPieceLocked(Piece p, std::span<uint8_t> buf) {
 // range lock, re-reading the good copy there, so that a concurrent write cannot be overwritten
 // with older data.
 io::Task<Status> Array::RepairRead(size_t bad, const Piece& p, int good_slot,
-                                   uint64_t good_sector, uint64_t bad_sector) {
+                                   uint64_t good_sector, uint64_t bad_sector, bool new_layout) {
   RangeLock::Guard guard = co_await range_lock_.Lock(p.sector, p.sectors);
   int good = SlotMember(good_slot);
   Member& b = members_[bad];
   if (good < 0 || b.state != MemberState::kInSync) co_return Status::Ok();
   std::vector<uint8_t> data(p.sectors * 512);
   Member& g = members_[size_t(good)];
-  MESHRAID_CO_RETURN_IF_ERROR(co_await g.device->Read(MemberByteOffset(g, good_sector), data));
-  Status w = co_await b.device->Write(MemberByteOffset(b, bad_sector), data);
+  MESHRAID_CO_RETURN_IF_ERROR(
+      co_await g.device->Read(MemberByteOffset(g, good_sector, new_layout), data));
+  Status w = co_await b.device->Write(MemberByteOffset(b, bad_sector, new_layout), data);
   if (!w.ok()) {
     co_return co_await FailMember(bad, "rewrite after a read error failed: " + w.message());
   }
@@ -190,13 +199,30 @@ io::Task<Status> Array::WritePiece(const Piece& p, const MemberOp& op) {
   }
   std::vector<io::Task<Status>> writes;
   std::vector<size_t> targets;
-  for (const layout::Copy& c : geometry_.Map(p.sector)) {
+  const Placement place = Place(geometry_, reshape_, reshape_pos_, p.sector);
+  for (const layout::Copy& c : place.copies) {
     for (size_t input : slot_writers_[size_t(c.disk)]) {
       targets.push_back(input);
-      writes.push_back(MemberWrite(input, c.sector, p, op));
+      writes.push_back(MemberWrite(
+          input, MemberByteOffset(members_[input], c.sector, place.new_layout), p, op));
+    }
+  }
+  // Moved, but not yet covered by the reshape checkpoint: a restart would read the old
+  // layout, so the old copies get the write too (they stay untouched until the checkpoint).
+  const bool dual = reshape_ && place.new_layout && p.sector + p.sectors > reshape_->position;
+  const size_t gen = dual_gen_ & 1;
+  if (dual) {
+    ++dual_in_flight_[gen];
+    for (const layout::Copy& c : reshape_->geometry.old_geo.Map(p.sector)) {
+      for (size_t input : slot_writers_[size_t(c.disk)]) {
+        targets.push_back(input);
+        writes.push_back(
+            MemberWrite(input, MemberByteOffset(members_[input], c.sector, false), p, op));
+      }
     }
   }
   std::vector<Status> results = co_await io::WhenAll(std::move(writes));
+  if (dual && --dual_in_flight_[gen] == 0) dual_idle_.Set();
   // A member that failed the write is failed before the write is acknowledged (and before
   // the chunk's bit may be cleared); the write fails only if that member held the last copy.
   Status out;
@@ -210,14 +236,14 @@ io::Task<Status> Array::WritePiece(const Piece& p, const MemberOp& op) {
   co_return out;
 }
 
-io::Task<Status> Array::MemberWrite(size_t input, uint64_t member_sector, const Piece& p,
+io::Task<Status> Array::MemberWrite(size_t input, uint64_t byte_offset, const Piece& p,
                                     const MemberOp& op) {
   Member& m = members_[input];
   // A recovering member is not a read candidate: its queue does not count for the balancer.
   ReadState* rs = m.state == MemberState::kInSync ? &read_state_[size_t(m.slot)] : nullptr;
   if (rs) ++rs->pending;
   ++m.stats.pending;
-  Status s = co_await op(*m.device, MemberByteOffset(m, member_sector), p);
+  Status s = co_await op(*m.device, byte_offset, p);
   if (rs) {
     --rs->pending;
     rs->head_position = p.sector + p.sectors;

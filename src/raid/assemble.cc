@@ -24,6 +24,75 @@ std::string GeometryDifference(const format::Superblock& a, const format::Superb
   return "";
 }
 
+// The geometry before a reshape (raid_disks − delta_disks, level/layout/chunk of the old
+// layout) as a superblock would state it without the reshape.
+format::Superblock WithoutReshape(const format::Superblock& sb) {
+  format::Superblock old = sb;
+  old.raid_disks = uint32_t(int64_t(sb.raid_disks) - sb.delta_disks);
+  old.feature_map &= ~uint32_t{format::kFeatureReshapeActive | format::kFeatureNewOffset};
+  return old;
+}
+
+// The geometry after the reshape completes.
+format::Superblock AfterReshape(const format::Superblock& sb) {
+  format::Superblock n = sb;
+  n.level = int32_t(sb.new_level);
+  n.layout = sb.new_layout;
+  n.chunksize = sb.new_chunk;
+  n.feature_map &= ~uint32_t{format::kFeatureReshapeActive | format::kFeatureNewOffset};
+  return n;
+}
+
+// The reshape stated by the freshest superblock `rsb` (of member `path`), if any.
+Result<std::optional<ReshapePlan>> ReshapeOf(const format::Superblock& rsb, const std::string& path) {
+  if (!rsb.Has(format::kFeatureReshapeActive)) return std::optional<ReshapePlan>();
+  const std::string what = fmt::format("{}: reshape in progress (position {})", path,
+                                       rsb.reshape_position);
+  if (rsb.delta_disks <= 0 || rsb.Has(format::kFeatureReshapeBackwards)) {
+    return Status::NotSupported(fmt::format(
+        "{}: it shrinks the array or moves data backwards (delta_disks {}); meshraid can only "
+        "continue a grow", what, rsb.delta_disks));
+  }
+  if (!rsb.Has(format::kFeatureNewOffset) || rsb.new_offset >= 0) {
+    return Status::NotSupported(fmt::format(
+        "{}: the data does not move to a lower data offset (new_offset {}); meshraid cannot "
+        "continue it", what, rsb.new_offset));
+  }
+  format::Superblock old = WithoutReshape(rsb), neu = AfterReshape(rsb);
+  neu.raid_disks = rsb.raid_disks;
+  auto og = layout::Geometry::FromSuperblock(old.level, old.layout, old.chunksize,
+                                             old.raid_disks, old.size);
+  if (!og.ok()) return og.status().WithPrefix(what + ": old layout");
+  auto ng = layout::Geometry::FromSuperblock(neu.level, neu.layout, neu.chunksize,
+                                             neu.raid_disks, neu.size);
+  if (!ng.ok()) return ng.status().WithPrefix(what + ": new layout");
+  ReshapePlan r{{*og, *ng, uint64_t(-int64_t(rsb.new_offset))}, rsb.reshape_position};
+  if (og->level() != 10 || ng->level() != 10 || og->raid10().far != 1 ||
+      og->raid10().offset || !(ng->raid10() == og->raid10())) {
+    return Status::NotSupported(what + ": only a RAID10 near layout growing onto more members "
+                                       "can be continued");
+  }
+  if (r.position > r.geometry.MoveSectors() || r.position % ng->chunk_sectors() != 0) {
+    return Status::Corruption(fmt::format("{}: position beyond the array ({} sectors) or not on "
+                                          "a chunk boundary", what, r.geometry.MoveSectors()));
+  }
+  return std::optional<ReshapePlan>(r);
+}
+
+// A member one event behind whose superblock predates the reshape start, or predates the
+// reshape end, in the freshest superblock `rsb`: its geometry is the one before that write.
+bool MissedReshapeStep(const format::Superblock& m, const format::Superblock& rsb) {
+  if (m.events + 1 != rsb.events) return false;
+  if (rsb.Has(format::kFeatureReshapeActive) && !m.Has(format::kFeatureReshapeActive)) {
+    return GeometryDifference(m, WithoutReshape(rsb)).empty();
+  }
+  if (!rsb.Has(format::kFeatureReshapeActive) && m.Has(format::kFeatureReshapeActive)) {
+    format::Superblock done = AfterReshape(m);
+    return GeometryDifference(done, rsb).empty();
+  }
+  return false;
+}
+
 }  // namespace
 
 std::string_view DispositionName(Disposition d) {
@@ -65,6 +134,8 @@ Result<AssemblyPlan> PlanAssembly(const std::vector<MemberMetadata>& members) {
                                               rsb.raid_disks, rsb.size);
   if (!geo.ok()) return geo.status().WithPrefix(rpath);
   plan.geometry = std::move(geo).value();
+  MESHRAID_ASSIGN_OR_RETURN(plan.reshape, ReshapeOf(rsb, rpath));
+  if (plan.reshape) plan.geometry = plan.reshape->geometry.new_geo;
   int raid_disks = int(rsb.raid_disks);
   plan.slot_member.assign(size_t(raid_disks), -1);
 
@@ -72,6 +143,10 @@ Result<AssemblyPlan> PlanAssembly(const std::vector<MemberMetadata>& members) {
     const MemberMetadata& m = members[i];
     MemberPlan mp;
     mp.input = i;
+    mp.data_offset = m.sb.data_offset;
+    if (!plan.reshape && m.sb.Has(format::kFeatureNewOffset)) {
+      mp.data_offset = uint64_t(int64_t(m.sb.data_offset) + m.sb.new_offset);
+    }
     if (m.sb.set_uuid != rsb.set_uuid) {
       return Status::InvalidArgument(fmt::format(
           "{}: member of another array (UUID {}), not of array {} (UUID {} from {})", m.path,
@@ -87,7 +162,7 @@ Result<AssemblyPlan> PlanAssembly(const std::vector<MemberMetadata>& members) {
     }
     bool stale = m.sb.events + 1 < rsb.events;
     std::string diff = GeometryDifference(m.sb, rsb);
-    if (!stale && !diff.empty()) {
+    if (!stale && !diff.empty() && !MissedReshapeStep(m.sb, rsb)) {
       return Status::InvalidArgument(fmt::format(
           "{} and {}: different geometry in two current superblocks ({})", m.path, rpath, diff));
     }
@@ -131,7 +206,13 @@ Result<AssemblyPlan> PlanAssembly(const std::vector<MemberMetadata>& members) {
     if (!in_sync[size_t(s)]) missing.push_back(s);
   }
   plan.degraded = int(missing.size());
-  if (!plan.geometry.Enough(in_sync)) {
+  bool enough = plan.geometry.Enough(in_sync);
+  if (plan.reshape) {  // sectors not moved yet need the old layout's slots
+    const layout::Geometry& old_geo = plan.reshape->geometry.old_geo;
+    std::vector<bool> old_in_sync(in_sync.begin(), in_sync.begin() + old_geo.raid_disks());
+    enough = enough && old_geo.Enough(old_in_sync);
+  }
+  if (!enough) {
     return Status::FailedPrecondition(fmt::format(
         "not enough in-sync members to read every sector of array {} (UUID {}): slot(s) {} "
         "missing of {}",

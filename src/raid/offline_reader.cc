@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "raid/placement.h"
+
 namespace meshraid::raid {
 
 Status OfflineReader::Read(uint64_t sector, std::span<uint8_t> buf) const {
@@ -13,14 +15,15 @@ Status OfflineReader::Read(uint64_t sector, std::span<uint8_t> buf) const {
     return Status::InvalidArgument(fmt::format("read of {} sectors at {} is beyond the array end {}",
                                                count, sector, ArraySectors()));
   }
-  const layout::Geometry& geo = plan_.geometry;
+  const uint64_t position = plan_.reshape ? plan_.reshape->position : 0;
   uint64_t done = 0;
   while (done < count) {
     uint64_t v = sector + done;
-    uint64_t run = std::min(count - done, geo.ContiguousSectors(v));
+    Placement place = Place(plan_.geometry, plan_.reshape, position, v);
+    uint64_t run = std::min(count - done, place.run);
     int input = -1;
     uint64_t member_sector = 0;
-    for (const layout::Copy& c : geo.Map(v)) {
+    for (const layout::Copy& c : place.copies) {
       int m = plan_.slot_member[size_t(c.disk)];
       if (m >= 0) {
         input = m;
@@ -31,8 +34,8 @@ Status OfflineReader::Read(uint64_t sector, std::span<uint8_t> buf) const {
     if (input < 0) {
       return Status::Unavailable(fmt::format("array sector {}: no in-sync copy", v));
     }
-    const MemberMetadata& md = metadata_[size_t(input)];
-    uint64_t offset = (md.sb.data_offset + member_sector) * 512;
+    uint64_t offset = PlacedByteOffset(plan_.members[size_t(input)].data_offset, plan_.reshape,
+                                       place.new_layout, member_sector);
     MESHRAID_RETURN_IF_ERROR(
         files_[size_t(input)].ReadAt(offset, buf.subspan(done * 512, run * 512)));
     done += run;

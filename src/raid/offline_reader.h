@@ -18,7 +18,10 @@ class OfflineReader {
                 const std::vector<MemberMetadata>& metadata)
       : plan_(plan), files_(files), metadata_(metadata) {}
 
-  uint64_t ArraySectors() const { return plan_.geometry.ArraySectors(); }
+  // During a reshape: the old size (the array grows when the reshape completes).
+  uint64_t ArraySectors() const {
+    return plan_.reshape ? plan_.reshape->geometry.MoveSectors() : plan_.geometry.ArraySectors();
+  }
 
   // Reads buf.size() bytes (a multiple of 512) from array sector `sector`; each run comes from
   // the first in-sync copy in MD's slot order.

@@ -68,6 +68,39 @@ Result<WriteIntent> WriteIntent::Load(io::Executor& executor, std::vector<uint8_
   return wi;
 }
 
+uint64_t WriteIntent::BytesFor(uint64_t sync_size) const {
+  format::BitmapSuper b = super_;
+  b.sync_size = sync_size;
+  return b.TotalBytes();
+}
+
+Status WriteIntent::Grow(uint64_t sync_size, uint64_t max_bytes) {
+  const uint64_t old_chunks = chunks();
+  if (sync_size <= super_.sync_size) return Status::Ok();
+  const uint64_t size = (BytesFor(sync_size) + block_ - 1) / block_ * block_;
+  if (size > max_bytes) {
+    return Status::NoSpace(fmt::format(
+        "the bitmap needs {} bytes for {} sectors in {}-sector chunks; its area holds {}",
+        size, sync_size, chunk_sectors(), max_bytes));
+  }
+  super_.sync_size = sync_size;
+  const uint64_t n = chunks();
+  format::BitmapBits bits(n);
+  for (uint64_t c = 0; c < old_chunks; ++c) {
+    if (bits_.Test(c)) bits.Set(c);
+  }
+  bits_ = std::move(bits);
+  area_.resize(std::max<uint64_t>(size, area_.size()), format::kBitmapFillByte);
+  inflight_.resize(n, 0);
+  touched_.resize(n, 0);
+  block_changed_.resize(area_.size() / block_, 0);
+  block_set_seq_.resize(area_.size() / block_, 0);
+  EncodeHeader();
+  MarkChanged(0, false);
+  for (uint64_t c = old_chunks; c < n; ++c) SetBit(c);
+  return Status::Ok();
+}
+
 uint64_t WriteIntent::MarkChanged(uint64_t block, bool sets_bits) {
   const uint64_t seq = ++change_seq_;
   block_changed_[block] = seq;

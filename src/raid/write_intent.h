@@ -77,6 +77,14 @@ class WriteIntent {
   uint64_t DirtyCount() const { return bits_.CountSet(); }
   // The in-memory image of the whole bitmap area (written in full to a new or re-added member).
   const std::vector<uint8_t>& image() const { return area_; }
+  // The array grew to `sync_size` sectors (a reshape completed): the bitmap covers them with
+  // the same chunk size and the new chunks are dirty (their copies were never written alike;
+  // MD resyncs new space too). Persisted by the next Flush. kNoSpace (nothing changed) when the
+  // bitmap would need more than `max_bytes`. Only while no write is in flight.
+  Status Grow(uint64_t sync_size, uint64_t max_bytes);
+  // Bytes the bitmap needs for `sync_size` sectors with this chunk size (header included).
+  uint64_t BytesFor(uint64_t sync_size) const;
+
   // Persists every changed block now (after MarkSynced calls, at a sync checkpoint).
   io::Task<Status> Flush();
 
