@@ -151,5 +151,90 @@ TEST(PlanAssembly, Raid10NeedsOneMemberOfEveryCopyGroup) {
 
 TEST(PlanAssembly, RejectsEmptyInput) { EXPECT_FALSE(PlanAssembly({}).ok()); }
 
+
+// --- A RAID10 near=2 grow from 2 to 4 members in progress --------------------------------------
+
+MemberMetadata Reshaping(int dev, uint64_t events, uint64_t position) {
+  MemberMetadata m = Member(dev, 4, events, 10, 0x102, 128);
+  m.sb.feature_map |= format::kFeatureReshapeActive | format::kFeatureNewOffset;
+  m.sb.reshape_position = position;
+  m.sb.delta_disks = 2;
+  m.sb.new_level = 10;
+  m.sb.new_layout = 0x102;
+  m.sb.new_chunk = 128;
+  m.sb.new_offset = -128;
+  return m;
+}
+
+TEST(PlanAssemblyReshape, ContinuesAGrow) {
+  auto plan = PlanAssembly({Reshaping(0, 7, 1024), Reshaping(1, 7, 1024), Reshaping(2, 7, 1024),
+                            Reshaping(3, 7, 1024)});
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  ASSERT_TRUE(plan->reshape.has_value());
+  EXPECT_EQ(plan->reshape->position, 1024u);
+  EXPECT_EQ(plan->reshape->geometry.old_geo.raid_disks(), 2);
+  EXPECT_EQ(plan->reshape->geometry.new_geo.raid_disks(), 4);
+  EXPECT_EQ(plan->reshape->geometry.offset_change, 128u);
+  EXPECT_EQ(plan->reshape->geometry.MoveSectors(), 4096u);
+  EXPECT_EQ(plan->geometry.raid_disks(), 4);
+  EXPECT_EQ(plan->degraded, 0);
+  for (const MemberPlan& mp : plan->members) EXPECT_EQ(mp.data_offset, 2048u);
+}
+
+// Power lost while the superblocks recording the start were written: a member one event
+// behind with the old geometry is current, and its data is where the old layout says.
+TEST(PlanAssemblyReshape, AMemberThatMissedTheStartIsCurrent) {
+  MemberMetadata before = Member(1, 2, 6, 10, 0x102, 128);
+  before.sb.dev_roles.assign(128, format::kRoleSpare);
+  before.sb.dev_roles[0] = 0;
+  before.sb.dev_roles[1] = 1;
+  auto plan = PlanAssembly({Reshaping(0, 7, 0), before, Reshaping(2, 7, 0), Reshaping(3, 7, 0)});
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  EXPECT_EQ(plan->members[1].disposition, Disposition::kActive);
+  EXPECT_TRUE(plan->reshape.has_value());
+  // Two events behind is stale as always (and slot 1 is then missing).
+  before.sb.events = 5;
+  plan = PlanAssembly({Reshaping(0, 7, 0), before, Reshaping(2, 7, 0), Reshaping(3, 7, 0)});
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  EXPECT_EQ(plan->members[1].disposition, Disposition::kStale);
+}
+
+// ... or those recording the end: its data offset is the new one.
+TEST(PlanAssemblyReshape, AMemberThatMissedTheEndUsesTheNewOffset) {
+  auto done = [](int dev) {
+    MemberMetadata m = Member(dev, 4, 9, 10, 0x102, 128);
+    m.sb.data_offset = 2048 - 128;
+    return m;
+  };
+  auto plan = PlanAssembly({done(0), Reshaping(1, 8, 4096), done(2), done(3)});
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  EXPECT_FALSE(plan->reshape.has_value());
+  EXPECT_EQ(plan->members[1].disposition, Disposition::kActive);
+  for (const MemberPlan& mp : plan->members) EXPECT_EQ(mp.data_offset, 2048u - 128);
+}
+
+TEST(PlanAssemblyReshape, RefusesWhatItCannotContinue) {
+  auto with = [](auto change) {
+    std::vector<MemberMetadata> ms;
+    for (int d = 0; d < 4; ++d) {
+      ms.push_back(Reshaping(d, 7, 0));
+      change(ms.back().sb);
+    }
+    return PlanAssembly(ms).status().message();
+  };
+  EXPECT_EQ(with([](format::Superblock& sb) { sb.delta_disks = -1; }),
+            "m0: reshape in progress (position 0): it shrinks the array or moves data backwards "
+            "(delta_disks -1); meshraid can only continue a grow");
+  EXPECT_EQ(with([](format::Superblock& sb) { sb.new_offset = 0; }),
+            "m0: reshape in progress (position 0): the data does not move to a lower data offset "
+            "(new_offset 0); meshraid cannot continue it");
+  EXPECT_EQ(with([](format::Superblock& sb) { sb.new_layout = 0x201; }),
+            "m0: reshape in progress (position 0): only a RAID10 near layout growing onto more "
+            "members can be continued");
+  EXPECT_EQ(with([](format::Superblock& sb) { sb.reshape_position = 100; }),
+            "m0: reshape in progress (position 100): position beyond the array (4096 sectors) or "
+            "not on a chunk boundary");
+}
+
 }  // namespace
 }  // namespace meshraid::raid
