@@ -63,6 +63,13 @@ io::Task<Status> Array::ReleaseMember(size_t input) {
 io::Task<Result<size_t>> Array::AddMemberOwned(std::unique_ptr<io::BlockDevice>& device,
                                                std::string path, int replaces) {
   if (broken_) co_return Status::FailedPrecondition("array is broken");
+  // A spare may join during a reshape; a rebuild or a replacement waits for its end (recovery
+  // walks one layout only).
+  if (reshape_ && (replaces >= 0 || degraded() > 0)) {
+    co_return Status::FailedPrecondition(fmt::format(
+        "{}: a reshape is in progress (position {}); add it when the reshape is done", path,
+        reshape_pos_));
+  }
   if (FindMember(path) >= 0) {
     co_return Status::InvalidArgument(path + ": already a member of this array");
   }
@@ -161,6 +168,11 @@ io::Task<Status> Array::ReAddMemberOwned(size_t input, std::unique_ptr<io::Block
   Member& m = members_[input];
   const std::string& path = m.metadata.path;
   if (m.removed) co_return Status::FailedPrecondition(path + ": was removed; add it instead");
+  if (reshape_) {
+    co_return Status::FailedPrecondition(fmt::format(
+        "{}: a reshape is in progress (position {}); re-add it when the reshape is done", path,
+        reshape_pos_));
+  }
   if (m.state != MemberState::kFaulty && m.state != MemberState::kStale &&
       m.state != MemberState::kMissing) {
     co_return Status::FailedPrecondition(fmt::format(

@@ -70,7 +70,10 @@ io::Task<Status> Array::Reshape(int new_raid_disks, uint64_t new_chunk_sectors) 
   Status s = co_await ReshapeLocked(new_raid_disks, new_chunk_sectors);
   md_lock_.Release();
   barrier_.Unfreeze();
-  if (s.ok()) KickSync();
+  if (s.ok()) {
+    sync_requested_ = SyncAction::kReshape;  // runs even when sync does not start by itself
+    KickSync();
+  }
   co_return s;
 }
 

@@ -186,6 +186,49 @@ TEST(ArrayReshape, ReadsAndWritesDuringTheMove) {
   EXPECT_EQ(f.array->sync_progress().mismatch_sectors, 0u);
 }
 
+// A member failing during the move: the array stays up on both layouts' remaining copies, the
+// reshape completes degraded, a rebuild waits for its end and then restores the slot.
+TEST(ArrayReshape, AMemberFailsDuringTheMove) {
+  Fixture f;
+  ArrayOptions o;
+  o.sync.speed_max_kib = 4096;
+  o.sync.window_sectors = 256;
+  BuildMirror(f, 16, 128, false, o);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  const uint64_t sectors = f.array->geometry().ArraySectors();
+  ASSERT_TRUE(f.Write(0, Sectors(1, 0, sectors)).ok());
+  AddSpares(f, 2);
+  ASSERT_TRUE(f.loop.RunUntilComplete(f.array->Reshape(4)).ok());
+  ASSERT_TRUE(f.loop.RunUntil([&] { return f.array->reshape_position() >= sectors / 3; }));
+  ASSERT_TRUE(f.loop.RunUntilComplete(f.array->FailMember(1, "test")).ok());
+  EXPECT_EQ(f.array->member_state(1), MemberState::kFaulty);
+  std::string path;
+  auto early = f.loop.RunUntilComplete(f.array->AddMember(f.NewMember(&path), path));
+  ASSERT_FALSE(early.ok());
+  EXPECT_NE(early.status().message().find("a reshape is in progress"), std::string::npos)
+      << early.status().message();
+  f.mems.pop_back();  // the refused device never joined
+  f.names.pop_back();
+  f.WaitSyncIdle();
+  EXPECT_FALSE(f.array->reshaping());
+  EXPECT_EQ(f.array->degraded(), 1);
+  auto back = f.Read(0, sectors * 512);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_TRUE(*back == Sectors(1, 0, sectors));
+  auto added = f.loop.RunUntilComplete(f.array->AddMember(f.NewMember(&path), path));
+  ASSERT_TRUE(added.ok()) << added.status().message();
+  f.WaitSyncIdle();
+  EXPECT_EQ(f.array->degraded(), 0);
+  f.Reassemble();
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  back = f.Read(0, sectors * 512);
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(*back == Sectors(1, 0, sectors));
+  ASSERT_TRUE(f.array->RequestSync(SyncAction::kCheck).ok());
+  f.WaitSyncIdle();
+  EXPECT_EQ(f.array->sync_progress().mismatch_sectors, 0u);
+}
+
 // Power loss at random points of a reshape under FUA writes: after reassembly the reshape
 // resumes from its checkpoint, every acknowledged write is there (an unacknowledged one may
 // or may not be), and the copies agree.

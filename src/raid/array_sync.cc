@@ -35,6 +35,11 @@ Status Array::RequestSync(SyncAction a) {
         return Status::FailedPrecondition(
             fmt::format("cannot start {}: the array needs a resync first", SyncActionName(a)));
       }
+      if (reshape_) {
+        return Status::FailedPrecondition(fmt::format(
+            "cannot start {}: a reshape is in progress (position {})", SyncActionName(a),
+            reshape_pos_));
+      }
       [[fallthrough]];
     case SyncAction::kResync:
     case SyncAction::kRecover:
@@ -64,7 +69,8 @@ SyncProgress Array::sync_progress() const {
 
 io::Task<void> Array::WaitSyncIdle() { co_await sync_idle_.Wait(); }
 
-// Picks the next action like MD: resync before recovery before a requested check/repair.
+// Picks the next action like MD: reshape before resync before recovery before a requested
+// check/repair.
 io::Task<void> Array::SyncThread() {
   for (;;) {
     sync_interrupt_ = false;
@@ -74,7 +80,8 @@ io::Task<void> Array::SyncThread() {
     bool automatic = options_.sync.autostart || sync_requested_ == SyncAction::kResync ||
                      sync_requested_ == SyncAction::kRecover ||
                      sync_requested_ == SyncAction::kReshape;
-    if (automatic && reshape_.has_value()) {
+    if (reshape_.has_value()) {  // nothing else runs during a reshape
+      if (!automatic) break;
       s = co_await RunReshape();
     } else if (automatic && resync_offset_ != format::kMaxSector) {
       s = co_await RunResync(SyncAction::kResync);
