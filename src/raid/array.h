@@ -264,7 +264,7 @@ class Array : public io::BlockDevice {
   // array_reshape.cc
   io::Task<Status> RunReshape();
   io::Task<Status> ReshapeLocked(int new_raid_disks, uint64_t new_chunk_sectors);
-  io::Task<Status> ReshapeWindow(uint64_t sector, uint64_t sectors);
+  io::Task<Status> ReshapeWindow(uint64_t sector, uint64_t sectors, uint64_t index);
   io::Task<Status> ReshapeCheckpoint(uint64_t position);
   io::Task<Status> FinishReshape();
   // Writes the reshape fields (or their absence) into a superblock.

@@ -170,21 +170,49 @@ io::Task<Status> Array::RunReshape() {
   sync_marks_done_[0] = sync_marks_done_[1] = pos;
   Log(fmt::format("reshape running from sector {} of {}", pos, total));
   uint64_t last_checkpoint = clock_.NowNs();
+  uint64_t windows = 0;
   while (pos < total && !SyncInterrupted()) {
-    uint64_t n = std::min({window, total - pos, Barrier::ToUnitEnd(pos)});
+    const uint64_t first = std::min({window, total - pos, Barrier::ToUnitEnd(pos)});
     const bool due = clock_.NowNs() - last_checkpoint >= options_.sync.checkpoint_ns;
-    if (pos + n > r.SafeEnd(reshape_->position) || (due && pos > reshape_->position)) {
+    if (pos + first > r.SafeEnd(reshape_->position) || (due && pos > reshape_->position)) {
       MESHRAID_CO_RETURN_IF_ERROR(co_await ReshapeCheckpoint(pos));
       last_checkpoint = clock_.NowNs();
-      n = std::min(n, r.SafeEnd(pos) - pos);  // at least one chunk (layout/reshape_test.cc)
     }
-    co_await Throttle(n);
-    Status s = co_await ReshapeWindow(pos, n);
+    // Up to `depth` windows at once, all below SafeEnd (at least one chunk fits: see
+    // layout/reshape_test.cc). Each keeps its barrier raised until the position passed the
+    // whole batch, so no write lands in the old copy of a window already copied.
+    const uint64_t safe = r.SafeEnd(reshape_->position);
+    std::vector<std::pair<uint64_t, uint64_t>> batch;
+    uint64_t end = pos;
+    while (batch.size() < std::max<uint32_t>(options_.sync.depth, 1) && end < safe) {
+      const uint64_t n = std::min({window, safe - end, Barrier::ToUnitEnd(end)});
+      batch.emplace_back(end, n);
+      end += n;
+    }
+    co_await Throttle(end - pos);
+    // One raise per bucket: a second raise of a bucket would wait for the writes that the
+    // first one holds back.
+    std::vector<uint64_t> raised;  // a sector of each bucket raised
+    auto bucket = [this](uint64_t sector) {
+      return barrier_.mode() == BarrierMode::kGlobal ? 0 : Barrier::BucketOf(sector);
+    };
+    for (const auto& [at, n] : batch) {
+      const uint64_t sector = at;
+      if (std::none_of(raised.begin(), raised.end(),
+                       [&](uint64_t r) { return bucket(r) == bucket(sector); })) {
+        co_await barrier_.Raise(sector);
+        raised.push_back(sector);
+      }
+    }
+    std::vector<io::Task<Status>> parts;
+    for (const auto& [at, n] : batch) parts.push_back(ReshapeWindow(at, n, windows++));
+    const Status s = co_await io::WhenAllOk(std::move(parts));
+    if (s.ok()) progress_.done_sectors = reshape_pos_ = pos = end;
+    for (uint64_t sector : raised) barrier_.Lower(sector);
     if (!s.ok()) {
       co_await ReshapeCheckpoint(pos);  // keeps what was moved; the error is what counts
       co_return s.WithPrefix(fmt::format("reshape at array sector {}", pos));
     }
-    progress_.done_sectors = reshape_pos_ = pos += n;
   }
   if (pos < total) {
     MESHRAID_CO_RETURN_IF_ERROR(co_await ReshapeCheckpoint(pos));
@@ -194,10 +222,10 @@ io::Task<Status> Array::RunReshape() {
   co_return co_await FinishReshape();
 }
 
-// One window: read the first readable old-layout copy, write every new-layout copy, under the
-// bucket's barrier (writes to the window wait; reads may go on reading the old copies).
-io::Task<Status> Array::ReshapeWindow(uint64_t sector, uint64_t sectors) {
-  co_await barrier_.Raise(sector);
+// One window: read an old-layout copy (copy `index` mod copies first, so that windows in flight
+// read from different members), write every new-layout copy. The caller holds the bucket's
+// barrier (writes to the window wait; reads may go on reading the old copies).
+io::Task<Status> Array::ReshapeWindow(uint64_t sector, uint64_t sectors, uint64_t index) {
   const layout::ReshapeGeometry& r = reshape_->geometry;
   std::vector<uint8_t> data(sectors * 512);
   Status out;
@@ -205,7 +233,9 @@ io::Task<Status> Array::ReshapeWindow(uint64_t sector, uint64_t sectors) {
     const uint64_t n = std::min(sector + sectors - v, r.old_geo.ContiguousSectors(v));
     std::span<uint8_t> buf(data.data() + (v - sector) * 512, n * 512);
     out = Status::IoError(fmt::format("no readable old copy of array sectors {}+{}", v, n));
-    for (const layout::Copy& c : r.old_geo.Map(v)) {
+    std::vector<layout::Copy> copies = r.old_geo.Map(v);
+    std::rotate(copies.begin(), copies.begin() + long(index % copies.size()), copies.end());
+    for (const layout::Copy& c : copies) {
       const int input = SlotMember(c.disk);
       if (input < 0) continue;
       Member& m = members_[size_t(input)];
@@ -239,7 +269,6 @@ io::Task<Status> Array::ReshapeWindow(uint64_t sector, uint64_t sectors) {
       out.Update(co_await FailMember(targets[k], "reshape write: " + results[k].message()));
     }
   }
-  barrier_.Lower(sector);
   co_return out;
 }
 
