@@ -279,7 +279,9 @@ io::Task<Status> Array::FailLocked(size_t input, const std::string& why) {
     co_return Status::IoError(fmt::format("array is broken: {} ({})", m.metadata.path, why));
   }
   MarkFaulty(input, why);
-  co_return co_await WriteSuperblocks();
+  Status s = co_await WriteSuperblocks();
+  KickSync();  // a spare, if any, is rebuilt into the slot
+  co_return s;
 }
 
 // With md_lock_ held: events + 1 and a new superblock on every in-sync member. Each member is

@@ -259,6 +259,7 @@ class Array : public io::BlockDevice {
   io::Task<Status> TakeoverLocked(int to_level, uint64_t chunk_sectors);
   void KickSync();
   io::Task<void> SyncThread();
+  io::Task<Status> ActivateSpares();
   io::Task<Status> RunResync(SyncAction action);
   io::Task<Status> RunRecovery();
   // array_reshape.cc

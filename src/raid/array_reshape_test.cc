@@ -119,10 +119,15 @@ TEST(ArrayReshape, Refusals) {
   auto reshape = [&f](int n) { return f.loop.RunUntilComplete(f.array->Reshape(n)).message(); };
   EXPECT_EQ(reshape(4), "reshape to 4 members refused: 2 more members are needed and the array "
                         "has 0 spare(s) (add them first: manage --add)");
-  AddSpares(f, 1);
   EXPECT_EQ(reshape(2), "reshape to 2 members: the array has 2 members; only growing is supported");
   ASSERT_TRUE(f.loop.RunUntilComplete(f.array->FailMember(1, "test")).ok());
   EXPECT_EQ(reshape(3), "reshape to 3 members refused: the array is degraded (1 slots missing)");
+  // A spare added now is rebuilt into the slot at once.
+  f.array->set_sync_speed(1000, 1000);
+  std::string path;
+  auto added = f.loop.RunUntilComplete(f.array->AddMember(f.NewMember(&path), path));
+  ASSERT_TRUE(added.ok());
+  EXPECT_EQ(reshape(3), "reshape to 3 members refused: recover is running");
   EXPECT_FALSE(f.array->reshaping());
 }
 

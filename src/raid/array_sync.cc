@@ -75,6 +75,10 @@ io::Task<void> Array::SyncThread() {
   for (;;) {
     sync_interrupt_ = false;
     Status s;
+    if (options_.sync.autostart) {
+      Status a = co_await ActivateSpares();
+      if (!a.ok()) Log("spare activation failed: " + a.message());
+    }
     bool recovering = false;
     for (const Member& m : members_) recovering |= m.state == MemberState::kRecovering;
     bool automatic = options_.sync.autostart || sync_requested_ == SyncAction::kResync ||
@@ -106,6 +110,33 @@ io::Task<void> Array::SyncThread() {
   progress_.action = SyncAction::kIdle;
   sync_running_ = false;
   sync_idle_.Set();
+}
+
+// MD's spare activation: a spare is rebuilt into each slot that no member holds or rebuilds
+// (not during a reshape: recovery walks one layout).
+io::Task<Status> Array::ActivateSpares() {
+  if (reshape_ || broken_ || degraded() == 0) co_return Status::Ok();
+  co_await md_lock_.Acquire();
+  bool changed = false;
+  for (size_t s = 0; s < slot_member_.size(); ++s) {
+    if (slot_member_[s] >= 0 || !slot_writers_[s].empty()) continue;
+    for (size_t i = 0; i < members_.size(); ++i) {
+      Member& m = members_[i];
+      if (m.state != MemberState::kSpare || !m.device || m.removed) continue;
+      m.state = MemberState::kRecovering;
+      m.slot = int(s);
+      m.recovery_offset = 0;
+      m.bitmap_recovery = false;
+      RebuildSlots();
+      changed = true;
+      Log(fmt::format("spare {} takes slot {}", m.metadata.path, s));
+      break;
+    }
+  }
+  Status st;
+  if (changed) st = co_await WriteSuperblocks();
+  md_lock_.Release();
+  co_return st;
 }
 
 // MD's upper speed limit, once per window: sleeps until issuing the next window keeps the sync

@@ -288,6 +288,34 @@ io::Task<void> RandomWriter(Fixture* f, std::vector<uint8_t>* model, const bool*
 
 // A spare added to a degraded array is rebuilt into the missing slot: it ends in sync with the
 // same data as its mirror, and every superblock records its role.
+// MD's spare activation: a spare added while the array was whole is rebuilt into the slot of a
+// member that fails later.
+TEST(ArraySync, ASpareTakesTheSlotOfAMemberThatFails) {
+  Fixture f;
+  f.Build(10, 4, "n2", 128, 16);
+  ASSERT_FALSE(HasFatalFailure());
+  const uint64_t total = f.array->geometry().ArraySectors();
+  auto data = Pattern(total * 512, 5);
+  ASSERT_TRUE(f.Write(0, data).ok());
+  std::string path;
+  auto added = f.loop.RunUntilComplete(f.array->AddMember(f.NewMember(&path), path));
+  ASSERT_TRUE(added.ok()) << added.status().message();
+  f.WaitSyncIdle();
+  ASSERT_EQ(f.array->member_state(*added), MemberState::kSpare);
+  ASSERT_TRUE(f.loop.RunUntilComplete(f.array->FailMember(2, "test")).ok());
+  f.WaitSyncIdle();
+  EXPECT_EQ(f.array->member_state(*added), MemberState::kInSync);
+  EXPECT_EQ(f.array->member_slot(*added), 2);
+  EXPECT_EQ(f.array->degraded(), 0);
+  EXPECT_TRUE(f.CopiesIdentical());
+  f.Reassemble();
+  ASSERT_FALSE(HasFatalFailure());
+  EXPECT_EQ(f.array->degraded(), 0);
+  auto back = f.Read(0, total * 512);
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(*back == data);
+}
+
 TEST(ArraySync, AddMemberRecoversADegradedArray) {
   for (Config c : {Config{1, 2, "n2"}, Config{10, 4, "n2"}, Config{10, 4, "f2"}}) {
     SCOPED_TRACE(Name(c));

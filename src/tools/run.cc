@@ -194,8 +194,10 @@ Status RunArray(const RunArgs& a) {
     const raid::MemberPlan& mp = plan.members[i];
     raid::ArrayMember am;
     am.metadata = metadata[i];
+    // A rebuild resumes; a spare is kept (rebuilt into a slot when one is missing).
     if (mp.disposition == raid::Disposition::kActive ||
-        mp.disposition == raid::Disposition::kRecovering) {  // a rebuild resumes
+        mp.disposition == raid::Disposition::kRecovering ||
+        mp.disposition == raid::Disposition::kSpare) {
       if (remote[i]) {
         am.device = std::move(remote[i]);
       } else {
