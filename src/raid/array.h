@@ -264,6 +264,8 @@ class Array : public io::BlockDevice {
   io::Task<Status> RunRecovery();
   // array_reshape.cc
   io::Task<Status> RunReshape();
+  struct ReshapeFlight;
+  io::Task<void> ReshapeSlide(ReshapeFlight& flight, uint64_t at, uint64_t n, uint64_t ticket);
   io::Task<Status> ReshapeLocked(int new_raid_disks, uint64_t new_chunk_sectors);
   io::Task<Status> ReshapeWindow(uint64_t sector, uint64_t sectors, uint64_t index);
   io::Task<Status> ReshapeCheckpoint(uint64_t position);

@@ -157,12 +157,50 @@ io::Task<Status> Array::ReshapeLocked(int new_raid_disks, uint64_t new_chunk_sec
   co_return Status::Ok();
 }
 
+// The windows in flight of a running reshape. They retire in order: a window that completes
+// waits for its predecessor, then moves the live position to its end and lowers its barrier,
+// so no write can reach the old copies of a window already copied.
+struct Array::ReshapeFlight {
+  ReshapeFlight(io::Executor& ex, uint32_t depth)
+      : slots(ex, depth), gate(ex), turn(ex), depth(depth) {}
+  io::Semaphore slots;
+  io::Gate gate;
+  io::Event turn;          // set whenever a window retires
+  uint32_t depth;
+  uint64_t next_ticket = 0;
+  uint64_t retired = 0;    // windows retired, in ticket order
+  uint64_t in_flight = 0;  // sectors
+  Status failed;           // the first window error; the position stops before that window
+  // Waits until every window in flight retired.
+  io::Task<void> Drain() {
+    for (uint32_t i = 0; i < depth; ++i) co_await slots.Acquire();
+    for (uint32_t i = 0; i < depth; ++i) slots.Release();
+  }
+};
+
+// The window's barrier is raised (by RunReshape, in window order).
+io::Task<void> Array::ReshapeSlide(ReshapeFlight& f, uint64_t at, uint64_t n, uint64_t ticket) {
+  Status s;  // (no co_await inside ?:, a GCC 12 bug)
+  if (f.failed.ok()) s = co_await ReshapeWindow(at, n, ticket);
+  while (f.retired != ticket) {
+    f.turn.Reset();
+    co_await f.turn.Wait();
+  }
+  if (!s.ok() && f.failed.ok()) f.failed = s;
+  if (f.failed.ok()) progress_.done_sectors = reshape_pos_ = at + n;
+  barrier_.Lower(at);
+  ++f.retired;
+  f.in_flight -= n;
+  f.turn.Set();
+  f.slots.Release();
+}
+
 io::Task<Status> Array::RunReshape() {
   const layout::ReshapeGeometry& r = reshape_->geometry;
   const uint64_t total = r.MoveSectors();
   const uint64_t chunk = r.new_geo.chunk_sectors();
   const uint64_t window = std::max(chunk, options_.sync.window_sectors / chunk * chunk);
-  uint64_t pos = reshape_pos_;
+  uint64_t pos = reshape_pos_;  // where the next window starts
   progress_.action = SyncAction::kReshape;
   progress_.done_sectors = pos;
   progress_.total_sectors = total;
@@ -170,53 +208,44 @@ io::Task<Status> Array::RunReshape() {
   sync_marks_done_[0] = sync_marks_done_[1] = pos;
   Log(fmt::format("reshape running from sector {} of {}", pos, total));
   uint64_t last_checkpoint = clock_.NowNs();
-  uint64_t windows = 0;
-  while (pos < total && !SyncInterrupted()) {
-    const uint64_t first = std::min({window, total - pos, Barrier::ToUnitEnd(pos)});
+  uint64_t fg = foreground_ios_;
+  ReshapeFlight flight(executor_, std::max<uint32_t>(options_.sync.depth, 1));
+  Status s;
+  while (pos < total && !SyncInterrupted() && flight.failed.ok()) {
+    uint64_t n = std::min({window, total - pos, Barrier::ToUnitEnd(pos)});
     const bool due = clock_.NowNs() - last_checkpoint >= options_.sync.checkpoint_ns;
-    if (pos + first > r.SafeEnd(reshape_->position) || (due && pos > reshape_->position)) {
-      MESHRAID_CO_RETURN_IF_ERROR(co_await ReshapeCheckpoint(pos));
+    // Beyond SafeEnd the position must be on disk first (at least one window fits after a
+    // checkpoint: layout/reshape_test.cc).
+    if (pos + n > r.SafeEnd(reshape_->position) || (due && pos > reshape_->position)) {
+      co_await flight.Drain();
+      if (!flight.failed.ok()) break;
+      s = co_await ReshapeCheckpoint(reshape_pos_);
+      if (!s.ok()) break;
       last_checkpoint = clock_.NowNs();
+      n = std::min(n, r.SafeEnd(reshape_->position) - pos);
     }
-    // Up to `depth` windows at once, all below SafeEnd (at least one chunk fits: see
-    // layout/reshape_test.cc). Each keeps its barrier raised until the position passed the
-    // whole batch, so no write lands in the old copy of a window already copied.
-    const uint64_t safe = r.SafeEnd(reshape_->position);
-    std::vector<std::pair<uint64_t, uint64_t>> batch;
-    uint64_t end = pos;
-    while (batch.size() < std::max<uint32_t>(options_.sync.depth, 1) && end < safe) {
-      const uint64_t n = std::min({window, safe - end, Barrier::ToUnitEnd(end)});
-      batch.emplace_back(end, n);
-      end += n;
-    }
-    co_await Throttle(end - pos);
-    // One raise per bucket: a second raise of a bucket would wait for the writes that the
-    // first one holds back.
-    std::vector<uint64_t> raised;  // a sector of each bucket raised
-    auto bucket = [this](uint64_t sector) {
-      return barrier_.mode() == BarrierMode::kGlobal ? 0 : Barrier::BucketOf(sector);
-    };
-    for (const auto& [at, n] : batch) {
-      const uint64_t sector = at;
-      if (std::none_of(raised.begin(), raised.end(),
-                       [&](uint64_t r) { return bucket(r) == bucket(sector); })) {
-        co_await barrier_.Raise(sector);
-        raised.push_back(sector);
-      }
-    }
-    std::vector<io::Task<Status>> parts;
-    for (const auto& [at, n] : batch) parts.push_back(ReshapeWindow(at, n, windows++));
-    const Status s = co_await io::WhenAllOk(std::move(parts));
-    if (s.ok()) progress_.done_sectors = reshape_pos_ = pos = end;
-    for (uint64_t sector : raised) barrier_.Lower(sector);
-    if (!s.ok()) {
-      co_await ReshapeCheckpoint(pos);  // keeps what was moved; the error is what counts
-      co_return s.WithPrefix(fmt::format("reshape at array sector {}", pos));
-    }
+    co_await Throttle(n);
+    if (ForegroundBackOff(&fg, flight.in_flight)) co_await flight.Drain();
+    co_await flight.slots.Acquire();
+    // Raised here, in window order: a window raised before an older one would wait for its
+    // turn while the older one's raise waits for the writes the younger holds back. Several
+    // windows of one bucket may be raised at once; each raise lets the writes already waiting
+    // go first (MD's rule), so a write waits for about one window.
+    co_await barrier_.Raise(pos);
+    flight.in_flight += n;
+    io::Spawn(flight.gate, ReshapeSlide(flight, pos, n, flight.next_ticket++));
+    pos += n;
   }
-  if (pos < total) {
-    MESHRAID_CO_RETURN_IF_ERROR(co_await ReshapeCheckpoint(pos));
-    Log(fmt::format("reshape interrupted at sector {}", pos));
+  co_await flight.Drain();
+  co_await flight.gate.Close();
+  if (!flight.failed.ok() || !s.ok()) {
+    if (!s.ok()) co_return s;
+    co_await ReshapeCheckpoint(reshape_pos_);  // keeps what was moved; the error is what counts
+    co_return flight.failed.WithPrefix(fmt::format("reshape at array sector {}", reshape_pos_));
+  }
+  if (reshape_pos_ < total) {
+    MESHRAID_CO_RETURN_IF_ERROR(co_await ReshapeCheckpoint(reshape_pos_));
+    Log(fmt::format("reshape interrupted at sector {}", reshape_pos_));
     co_return Status::Ok();
   }
   co_return co_await FinishReshape();
