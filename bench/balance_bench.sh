@@ -6,10 +6,13 @@
 # Prints per policy and depth: IOPS, p50, p99 and the share of reads on the local member
 # (from `meshraid detail --json` before and after each fio run).
 # Usage: bench/balance_bench.sh [SECONDS_PER_POINT]   (default 3)
+# Env (optional, to rerun a subset): MESHRAID (binary, default build/meshraid), DELAYS ("0 1 2"),
+# POLICIES ("latency md round-robin"), QDS ("1 4 16 32 64"), SOLO=0 skips the local-only rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 T=${1:-3}
-mr=$PWD/build/meshraid
+mr=${MESHRAID:-$PWD/build/meshraid}
+DELAYS=${DELAYS:-0 1 2} POLICIES=${POLICIES:-latency md round-robin} QDS=${QDS:-1 4 16 32 64}
 [ -x "$mr" ] || { echo "build meshraid first (scripts/demo or scripts/test)"; exit 1; }
 dir=$(mktemp -d /dev/shm/meshraid-bal.XXXXXX)
 export MESHRAID_RUN_DIR="$dir/run"
@@ -58,14 +61,16 @@ printf '%-6s %-12s %3s | %9s %8s %8s | %7s\n' delay policy QD IOPS "p50 us" "p99
 # The local-only reference: a one-member array on the local file.
 truncate -s 256M "$dir/solo.img"
 "$mr" create --level=1 --raid-devices=1 --assume-clean --name=solo "$dir/solo.img" >/dev/null
-serve solo latency "$dir/solo.img"
-fio --name=fill --ioengine=nbd --uri="nbd+unix:///solo?socket=$dir/solo.sock" --rw=write --bs=1M \
-    --output=/dev/null >/dev/null
-for qd in 1 4 16 32 64; do
-  read -r i p5 p9 _ <<<"$(point solo $qd)"
-  printf '%-6s %-12s %3s | %9s %8s %8s | %7s\n' - local-only "$qd" "$i" "$p5" "$p9" 100.00
-done
-for delay in 0 1 2; do
+if [ "${SOLO:-1}" != 0 ]; then
+  serve solo latency "$dir/solo.img"
+  fio --name=fill --ioengine=nbd --uri="nbd+unix:///solo?socket=$dir/solo.sock" --rw=write --bs=1M \
+      --output=/dev/null >/dev/null
+  for qd in $QDS; do
+    read -r i p5 p9 _ <<<"$(point solo $qd)"
+    printf '%-6s %-12s %3s | %9s %8s %8s | %7s\n' - local-only "$qd" "$i" "$p5" "$p9" 100.00
+  done
+fi
+for delay in $DELAYS; do
   name=d$delay
   truncate -s 256M "$dir/$name-l.img" "$dir/$name-r.img"
   "$mr" create --level=1 --raid-devices=2 --assume-clean --name=$name "$dir/$name-l.img" "$dir/$name-r.img" >/dev/null
@@ -75,13 +80,13 @@ for delay in 0 1 2; do
     ${filter:+rdelay=${delay}ms} &
   pids+=($!)
   for _ in $(seq 50); do [ -s "$dir/$name-r.pid" ] && break; sleep 0.1; done
-  for policy in latency md round-robin; do
+  for policy in $POLICIES; do
     n=$name
     rm -f "$dir/$n.sock"
     serve "$n" "$policy" "$dir/$name-l.img" "nbd+unix:///?socket=$dir/$name-r.sock"
     [ "$policy" = latency ] && fio --name=fill --ioengine=nbd --uri="nbd+unix:///$n?socket=$dir/$n.sock" \
         --rw=write --bs=1M --output=/dev/null >/dev/null
-    for qd in 1 4 16 32 64; do
+    for qd in $QDS; do
       read -r i p5 p9 sh <<<"$(point "$n" $qd)"
       printf '%-6s %-12s %3s | %9s %8s %8s | %7s\n' "${delay}ms" "$policy" "$qd" "$i" "$p5" "$p9" "$sh"
     done

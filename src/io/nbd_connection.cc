@@ -37,6 +37,18 @@ struct PendingAwaiter {
 
 uint64_t Ms(uint64_t ns) { return ns / 1'000'000; }
 
+// Whether a read on `fd` would not block right now: data, end of stream or an error (all of
+// which libnbd must see). poll(2) asks the socket itself, unlike a completed io_uring poll
+// whose mask may come from a wake-up for data we have read since.
+bool Readable(int fd) {
+  pollfd p{fd, POLLIN | POLLRDHUP, 0};
+  int n;
+  do {
+    n = ::poll(&p, 1, 0);
+  } while (n < 0 && errno == EINTR);
+  return n != 0;  // an error: let libnbd find out
+}
+
 }  // namespace
 
 NbdConnection::NbdConnection(Reactor& reactor, Options options)
@@ -261,12 +273,19 @@ Task<void> NbdConnection::RunPump(Pump& pump) {
     }
     OpResult r = co_await reactor_.PollAdd(fd, pump.mask, &pump.slot);
     if (dead_) break;
+    if (!r.ok() && r.err() == ECANCELED && std::exchange(pump.inject_ready, false)) {
+      r.res = int32_t(pump.mask);  // a test's stand-in for a stale poll completion
+    }
     if (!r.ok()) {
       if (r.err() == ECANCELED) continue;
       Kill(r.err(), "poll on the socket failed");
       break;
     }
     if ((nbd_aio_get_direction(h_) & pump.bit) == 0) continue;  // state moved on meanwhile
+    if (pump.bit == LIBNBD_AIO_DIRECTION_READ && !Readable(fd)) {  // stale: see the header
+      ++stale_read_wakes_;
+      continue;
+    }
     const int rc = pump.bit == LIBNBD_AIO_DIRECTION_READ ? nbd_aio_notify_read(h_)
                                                          : nbd_aio_notify_write(h_);
     if (rc == -1) NoteLibnbdError("notify");
@@ -340,6 +359,12 @@ Task<Status> NbdConnection::Disconnect(uint64_t timeout_ns) {
 Task<void> NbdConnection::Abort(int err, std::string_view reason) {
   Kill(err, std::string(reason));
   co_await gate_.Close();
+}
+
+void NbdConnection::InjectStaleReadWakeForTest() {
+  if (dead_ || !read_.slot.pending()) return;
+  read_.inject_ready = true;
+  reactor_.Cancel(read_.slot);
 }
 
 void NbdConnection::NoteLibnbdError(const char* what) {

@@ -6,6 +6,13 @@
 //    on libnbd's fd while nbd_aio_get_direction() has its bit, calls nbd_aio_notify_read/_write
 //    when the poll fires and the bit is still set, and re-arms. While the bit is clear the pump
 //    waits on an Event that AfterCall() sets. One-shot re-arming is level-triggered.
+//  - A POLLIN completion can be stale: seen under load on Unix sockets (bench/latency_swap.sh),
+//    a PollAdd completed with POLLIN while poll(2) right after showed nothing to read (likely
+//    io_uring reporting the waker's mask for a wake-up that came after we had read the data).
+//    nbd_aio_notify_read on an empty socket in READY leaves libnbd 1.14 in REPLY.START
+//    (a processing state), where nbd_aio_* only queue commands; with nothing in flight no reply
+//    ever comes, so the next command is never sent and times out. So before notifying a read
+//    the pump re-checks readiness with poll(2) (timeout 0) and simply re-arms if it is stale.
 //  - After EVERY libnbd call (issue, notify, connect, disconnect) AfterCall() drains the
 //    completion queue, checks for a dead/closed handle and wakes the pumps whose bit is set.
 //  - Completion callbacks only push (request, error) onto completed_ and return 1 (auto-retire);
@@ -74,6 +81,11 @@ class NbdConnection {
   // Why the connection died (OK while alive).
   const Status& death() const { return death_; }
   size_t in_flight() const { return in_flight_.size(); }
+  // Tests only: makes the read pump handle a POLLIN completion although nothing may be
+  // readable (what a stale io_uring poll completion looks like). No-op unless alive.
+  void InjectStaleReadWakeForTest();
+  // How many read-poll completions were found stale (nothing readable) and not notified.
+  uint64_t stale_read_wakes() const { return stale_read_wakes_; }
 
   // One NBD command each; the caller splits and checks capabilities. Buffers must stay valid
   // until the Task completes. Errors: the server's errno (range scope for EIO), kTimedOut or
@@ -100,6 +112,7 @@ class NbdConnection {
     uint32_t mask;
     Event wake;
     CancelSlot slot;
+    bool inject_ready = false;  // InjectStaleReadWakeForTest: treat the cancelled poll as fired
   };
   // One NBD command, as Issue() hands it to libnbd.
   struct Command {
@@ -153,6 +166,7 @@ class NbdConnection {
   Status death_;
   std::string last_error_;  // the last libnbd error message, for death reasons
 
+  uint64_t stale_read_wakes_ = 0;
   uint64_t next_id_ = 1;
   std::map<uint64_t, Pending*> in_flight_;  // by id: issue order = deadline order
   std::vector<std::pair<Pending*, int>> completed_;  // filled by OnComplete

@@ -89,6 +89,11 @@ class NbdDevice : public BlockDevice {
   // OK while connected; otherwise why the connection ended.
   Status connection_status() const;
   bool read_only() const { return read_only_; }
+  // Tests only, forwarded to the current connection (see NbdConnection).
+  void InjectStaleReadWakeForTest() {
+    if (conn_) conn_->InjectStaleReadWakeForTest();
+  }
+  uint64_t stale_read_wakes() const { return conn_ ? conn_->stale_read_wakes() : 0; }
   const std::string& uri() const { return uri_; }
 
  private:

@@ -58,6 +58,11 @@ Task<Status> SignalAfter(Reactor& r, const NbdkitServer& server, uint64_t ns, in
 
 uint64_t NowMs() { return SystemClock::Get().NowNs() / kMsNs; }
 
+Task<Status> Pause(Reactor& r, uint64_t ns) {
+  static_cast<void>(co_await r.Sleep(ns));
+  co_return Status::Ok();
+}
+
 class NbdDeviceTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -312,6 +317,31 @@ TEST_F(NbdDeviceTest, RequestTimeoutClosesTheConnectionWithoutHanging) {
   ASSERT_TRUE(r.ok()) << r.ToString();
   EXPECT_EQ(dev_->generation(), 2u);
   EXPECT_TRUE(Run(dev_->Write(0, buf)).ok());  // writes are not delayed
+}
+
+// A read-poll completion can be stale (io_uring reports the waker's mask; on a Unix socket the
+// peer's wake-up can arrive after we already read the reply it announced). Handing such a
+// wake-up to nbd_aio_notify_read on an idle connection parked libnbd in REPLY.START, where the
+// next command was only queued, never sent, and timed out (bench/latency_swap.sh saw this as
+// 10 s stalls). The stale wake-up must be recognised and the next reads must be sent.
+TEST_F(NbdDeviceTest, StaleReadWakeOnAnIdleConnectionDoesNotStallTheNextRequest) {
+  ASSERT_TRUE(StartServer({"memory", "64M"}));
+  NbdDevice::Options o;
+  o.request_timeout_ns = 2000 * kMsNs;
+  ASSERT_NO_FATAL_FAILURE(ConnectOk(o));
+  std::vector<uint8_t> buf(4096);
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_TRUE(Run(dev_->Read(0, buf)).ok());  // now idle: nothing in flight, nothing to read
+    dev_->InjectStaleReadWakeForTest();
+    ASSERT_TRUE(Run(Pause(*reactor_, 20 * kMsNs)).ok());  // let the read pump handle it
+    EXPECT_EQ(dev_->stale_read_wakes(), uint64_t(round + 1));
+    const uint64_t t0 = NowMs();
+    Status s = Run(dev_->Read(4096, buf));
+    EXPECT_TRUE(s.ok()) << "round " << round << ": " << s.ToString();
+    EXPECT_LT(NowMs() - t0, 1000u);
+    ASSERT_TRUE(dev_->connected());
+  }
+  EXPECT_TRUE(log_.empty()) << log_.front();
 }
 
 TEST_F(NbdDeviceTest, TcpOnLoopback) {
