@@ -68,8 +68,10 @@ bool NbdServer::Adopt(int fd, std::string peer) {
     return false;
   }
   ++connections_;
-  auto s = std::make_unique<NbdSession>(reactor_, fd, export_, params_, session_options_,
-                                        std::move(peer), [this](std::string_view l) { Log(l); });
+  // Described per connection: the device may have grown (an array after a reshape).
+  auto s = std::make_unique<NbdSession>(reactor_, fd, export_, DescribeExport(export_),
+                                        session_options_, std::move(peer),
+                                        [this](std::string_view l) { Log(l); });
   return io::Spawn(gate_, RunSession(std::move(s)));
 }
 

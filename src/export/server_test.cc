@@ -160,6 +160,46 @@ TEST_F(ServerTest, ExportsTheWireCannotCarryAreRefused) {
   EXPECT_FALSE(NbdServer::CreateUnbound(*reactor_, bad, {}, nullptr).ok());
 }
 
+// A device that grows (an array after a reshape): each new connection is told the size the
+// device has when it connects; a connection keeps the size it was told.
+class GrowingDevice : public io::BlockDeviceWrapper {
+ public:
+  explicit GrowingDevice(std::unique_ptr<io::BlockDevice> d)
+      : BlockDeviceWrapper(std::move(d)), info_(target().info()) {}
+  const io::DeviceInfo& info() const override { return info_; }
+  io::DeviceInfo info_;
+};
+
+TEST_F(ServerTest, EachConnectionIsToldTheSizeOfTheDeviceNow) {
+  const std::string path = TempPath("grow.sock");
+  auto dev = std::make_unique<GrowingDevice>(
+      std::make_unique<io::MemDevice>(*reactor_, io::MemDevice::Options{2 << 20}));
+  GrowingDevice* grow = dev.get();
+  dev->info_.size_bytes = 1 << 20;
+  Export e{"disk", "", dev.get(), false, false};
+  ServerOptions o;
+  o.listen = ListenAddress::Unix(path);
+  auto server = NbdServer::Create(*reactor_, e, o);
+  ASSERT_TRUE(server.ok()) << server.status().message();
+  std::vector<uint64_t> sizes;
+  std::atomic<bool> done{false};
+  std::thread client([&] {
+    for (int i = 0; i < 2; ++i) {
+      RawClient c(ConnectUnix(path));
+      auto n = c.Connect();
+      sizes.push_back(n ? n->size : 0);
+      c.SendRequest(proto::kCmdDisc, 1, 0, 0);
+      c.WaitClosed();
+      grow->info_.size_bytes = 2 << 20;  // the array grew meanwhile
+    }
+    done = true;
+  });
+  (*server)->Start();
+  reactor_->RunUntilComplete(ServeWhile(*reactor_, **server, done));
+  client.join();
+  EXPECT_EQ(sizes, (std::vector<uint64_t>{1 << 20, 2 << 20}));
+}
+
 TEST(ListenAddressTest, ParsesHostPortForms) {
   auto a = ListenAddress::ParseTcp("127.0.0.1:10809");
   ASSERT_TRUE(a.ok());

@@ -74,7 +74,7 @@ class NbdSession {
   io::Reactor& reactor_;
   int fd_;
   const Export& export_;
-  const ExportParams& params_;
+  const ExportParams params_;  // as described when the connection came (the size may grow)
   SessionOptions options_;
   std::string peer_;
   LogFn log_;
