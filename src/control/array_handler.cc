@@ -15,6 +15,7 @@ std::optional<raid::SyncAction> ParseSyncAction(const std::string& a) {
   if (a == "recover") return raid::SyncAction::kRecover;
   if (a == "check") return raid::SyncAction::kCheck;
   if (a == "repair") return raid::SyncAction::kRepair;
+  if (a == "reshape") return raid::SyncAction::kReshape;
   return std::nullopt;
 }
 
@@ -70,7 +71,7 @@ Result<std::string> ArrayHandler::SetSyncSpeed(const std::string& key, const std
 }
 
 // MD's sync_action: idle stops what runs (and unfreezes), frozen stops it and starts nothing,
-// the others start an action (refused while another runs).
+// the others start an action (refused while another runs); reshape continues a reshape.
 Result<std::string> ArrayHandler::Action(const std::string& action) {
   std::string before = CurrentAction(array_);
   if (action == "frozen") {
@@ -108,6 +109,27 @@ io::Task<Result<std::string>> ArrayHandler::RunGrow(int level, uint64_t chunk_se
   const layout::Geometry& g = array_.geometry();
   std::string chunk = g.level() == 10 ? fmt::format(", chunk {}K", g.chunk_sectors() / 2) : "";
   co_return fmt::format("level: {} -> raid{}{}, no data moved", before, g.level(), chunk);
+}
+
+void ArrayHandler::Reshape(int raid_disks, uint64_t chunk_sectors, Reply done) {
+  Start(RunReshape(raid_disks, chunk_sectors), std::move(done));
+}
+
+// Starts the reshape (the engine checks its preconditions and records the start in the
+// superblocks); the data moves in the background, shown by stat and detail.
+io::Task<Result<std::string>> ArrayHandler::RunReshape(int raid_disks, uint64_t chunk_sectors) {
+  co_await one_at_a_time_.Acquire();
+  const layout::Geometry before = array_.geometry();
+  Status s = co_await array_.Reshape(raid_disks, chunk_sectors);
+  one_at_a_time_.Release();
+  if (!s.ok()) co_return s;
+  const layout::Geometry& g = array_.geometry();
+  std::string chunk =
+      g.chunk_sectors() != before.chunk_sectors()
+          ? fmt::format(", chunk {}K -> {}K", before.chunk_sectors() / 2, g.chunk_sectors() / 2)
+          : "";
+  co_return fmt::format("raid devices: {} -> {}{}, reshape started ({} sectors to move)",
+                        before.raid_disks(), raid_disks, chunk, array_.info().size_bytes / 512);
 }
 
 void ArrayHandler::Start(io::Task<Result<std::string>> op, Reply done) {

@@ -3,7 +3,7 @@
 // Settings: read-policy = latency | md | round-robin; sync-speed-min, sync-speed-max = KiB/s
 // (or "system": MD's defaults). Actions: MD's sync_action words. Manage: add, fail, remove,
 // re-add, replace; new and re-added members are opened by the injected DeviceOpener. Grow:
-// RAID1 <-> RAID10 takeover.
+// RAID1 <-> RAID10 takeover, and reshape (more members, with spares added before).
 #pragma once
 
 #include <functional>
@@ -37,6 +37,7 @@ class ArrayHandler : public ControlHandler {
   Result<std::string> Action(const std::string& action) override;
   void Manage(const ManageRequest& request, Reply done) override;
   void Grow(int level, uint64_t chunk_sectors, Reply done) override;
+  void Reshape(int raid_disks, uint64_t chunk_sectors, Reply done) override;
 
   // Refuses further manage requests and waits for those in flight (before the array closes).
   io::Task<void> Close() { return gate_.Close(); }
@@ -49,6 +50,7 @@ class ArrayHandler : public ControlHandler {
   void Start(io::Task<Result<std::string>> op, Reply done);
   static io::Task<void> AndReply(io::Task<Result<std::string>> op, Reply done);
   io::Task<Result<std::string>> RunGrow(int level, uint64_t chunk_sectors);
+  io::Task<Result<std::string>> RunReshape(int raid_disks, uint64_t chunk_sectors);
   // The operations (array_handler_manage.cc).
   io::Task<Result<std::string>> Add(std::string name, int replaces);
   io::Task<Result<std::string>> Fail(size_t input);

@@ -96,6 +96,7 @@ json ToJson(const ArrayStatus& a) {
          {"skipped_sectors", a.skipped_sectors},
          {"bitmap", nullptr},
          {"sync", nullptr},
+         {"reshape", nullptr},
          {"members", json::array()}};
   if (a.bitmap) {
     j["bitmap"] = json{{"pages_used", a.bitmap->pages_used},
@@ -110,6 +111,17 @@ json ToJson(const ArrayStatus& a) {
                      {"total_sectors", a.sync->total_sectors},
                      {"speed_kib_s", a.sync->speed_kib_s},
                      {"finish_seconds", a.sync->finish_seconds}};
+  }
+  if (a.reshape) {
+    const ReshapeStatus& r = *a.reshape;
+    j["reshape"] = json{{"reshape_position", r.reshape_position},
+                        {"checkpoint", r.checkpoint},
+                        {"delta_disks", r.delta_disks},
+                        {"old_raid_disks", r.old_raid_disks},
+                        {"new_raid_disks", r.new_raid_disks},
+                        {"new_level", r.new_level},
+                        {"new_layout", r.new_layout},
+                        {"new_chunk_sectors", r.new_chunk_sectors}};
   }
   for (const MemberStatus& m : a.members) j["members"].push_back(ToJson(m));
   return j;
@@ -159,6 +171,18 @@ Result<ArrayStatus> ArrayStatusFromJson(const json& j) {
       Take(*it, "speed_kib_s", &s.speed_kib_s);
       Take(*it, "finish_seconds", &s.finish_seconds);
       a.sync = s;
+    }
+    if (auto it = j.find("reshape"); it != j.end() && it->is_object()) {
+      ReshapeStatus r;
+      Take(*it, "reshape_position", &r.reshape_position);
+      Take(*it, "checkpoint", &r.checkpoint);
+      Take(*it, "delta_disks", &r.delta_disks);
+      Take(*it, "old_raid_disks", &r.old_raid_disks);
+      Take(*it, "new_raid_disks", &r.new_raid_disks);
+      Take(*it, "new_level", &r.new_level);
+      Take(*it, "new_layout", &r.new_layout);
+      Take(*it, "new_chunk_sectors", &r.new_chunk_sectors);
+      a.reshape = r;
     }
     if (auto it = j.find("members"); it != j.end() && !it->is_null()) {
       if (!it->is_array()) return Status::InvalidArgument("array status: members is not a list");

@@ -54,6 +54,22 @@ struct SyncStatus {
   bool operator==(const SyncStatus&) const = default;
 };
 
+// A reshape in progress (MD's reshape fields, md-facts F.5): the array grows from old_raid_disks
+// to raid_disks members (and perhaps a new chunk/layout). ArrayStatus.raid_disks is the new
+// count (as MD reports it during a reshape), its layout and chunk the ones data below
+// reshape_position has not been moved from yet.
+struct ReshapeStatus {
+  uint64_t reshape_position = 0;  // array sectors below this are in the new layout (live cursor)
+  uint64_t checkpoint = 0;        // the reshape_position the superblocks record
+  int delta_disks = 0;            // new - old member count
+  int old_raid_disks = 0;
+  int new_raid_disks = 0;
+  int new_level = 10;
+  uint32_t new_layout = 0;
+  uint64_t new_chunk_sectors = 0;
+  bool operator==(const ReshapeStatus&) const = default;
+};
+
 struct ArrayStatus {
   std::string name;               // short name (set_name after the colon); the socket's name
   std::string set_name;           // "homehost:name"
@@ -73,6 +89,7 @@ struct ArrayStatus {
   std::string read_policy;        // latency, md, round-robin
   std::optional<BitmapStatus> bitmap;
   std::optional<SyncStatus> sync;  // while an action runs (or waits)
+  std::optional<ReshapeStatus> reshape;  // while a reshape is in progress (also when paused)
   // MD's sysfs sync attributes: sync_action (idle, frozen, resync, recover, check, repair),
   // mismatch_cnt (sectors found different by the last check/repair), sync_speed_min/max (KiB/s).
   std::string sync_action = "idle";

@@ -30,6 +30,7 @@ ArrayStatus Full() {
   a.sync_speed_max = 5000;
   a.copied_sectors = 1024;
   a.skipped_sectors = 2048;
+  a.reshape = ReshapeStatus{4096, 2048, 2, 2, 4, 10, 0x102, 256};
   for (int i = 0; i < 4; ++i) {
     MemberStatus m;
     m.path = "/dev/sd" + std::string(1, char('a' + i));
@@ -67,8 +68,10 @@ TEST(ArrayStatusTest, JsonRoundTripWithoutOptionalParts) {
   ArrayStatus a = Full();
   a.bitmap.reset();
   a.sync.reset();
+  a.reshape.reset();
   a.members.clear();
   nlohmann::json j = ToJson(a);
+  EXPECT_TRUE(j["reshape"].is_null());
   EXPECT_TRUE(j["bitmap"].is_null());
   EXPECT_TRUE(j["sync"].is_null());
   EXPECT_TRUE(j["members"].is_array());
@@ -91,6 +94,14 @@ TEST(ArrayStatusTest, JsonKeysUseTheDocumentedNames) {
   EXPECT_EQ(j["skipped_sectors"], 2048);
   EXPECT_EQ(j["bitmap"]["dirty_chunks"], 3);
   EXPECT_EQ(j["sync"]["done_sectors"], 100);
+  // MD's superblock/sysfs names for the reshape fields.
+  EXPECT_EQ(j["reshape"]["reshape_position"], 4096);
+  EXPECT_EQ(j["reshape"]["checkpoint"], 2048);
+  EXPECT_EQ(j["reshape"]["delta_disks"], 2);
+  EXPECT_EQ(j["reshape"]["old_raid_disks"], 2);
+  EXPECT_EQ(j["reshape"]["new_raid_disks"], 4);
+  EXPECT_EQ(j["reshape"]["new_layout"], 0x102);
+  EXPECT_EQ(j["reshape"]["new_chunk_sectors"], 256);
   EXPECT_EQ(j["members"][2]["recovery_offset"], 100);
   const nlohmann::json& m = j["members"][0];
   for (const char* key : {"path", "slot", "state", "latency_ewma_ns", "pending", "reads",

@@ -59,6 +59,8 @@ std::string StateText(const ArrayStatus& a) {
                             : ", resyncing";
     if (!a.sync->waiting.empty()) s += " (" + a.sync->waiting + ")";
   }
+  // A reshape that is not moving now (frozen) is still in progress.
+  if (a.reshape && (!a.sync || a.sync->action != "reshape")) s += ", reshaping";
   return s + " ";
 }
 
@@ -72,6 +74,34 @@ std::string SyncField(const SyncStatus& s) {
   return Field(label, fmt::format("{}% complete", pct));
 }
 
+// mdadm --detail's reshape block: progress, then what changes ("Delta Devices : 2, (2->4)",
+// "New Level", "New Layout", "New Chunksize" when they differ).
+std::string ReshapeFields(const ArrayStatus& a) {
+  const ReshapeStatus& r = *a.reshape;
+  uint64_t done = r.reshape_position, total = a.array_sectors;
+  if (a.sync && a.sync->action == "reshape" && a.sync->total_sectors > 0) {
+    done = a.sync->done_sectors;
+    total = a.sync->total_sectors;
+  }
+  uint64_t pct = total ? std::min(done, total) * 100 / total : 0;
+  std::string out = Field("Reshape Status", fmt::format("{}% complete", pct));
+  if (r.delta_disks != 0) {
+    out += Field("Delta Devices",
+                 fmt::format("{}, ({}->{})", r.delta_disks, r.old_raid_disks, r.new_raid_disks));
+  }
+  if (r.new_level != a.level) out += Field("New Level", fmt::format("raid{}", r.new_level));
+  if (r.new_level == 10 && r.new_layout != a.layout) {
+    auto l = layout::Raid10Layout::FromWord(r.new_layout);
+    out += Field("New Layout", l.ok() ? fmt::format("near={}, {}={}", l->near,
+                                                    l->offset ? "offset" : "far", l->far)
+                                      : fmt::format("{:#x}", r.new_layout));
+  }
+  if (r.new_chunk_sectors != a.chunk_sectors) {
+    out += Field("New Chunksize", fmt::format("{}K", r.new_chunk_sectors / 2));
+  }
+  return out;
+}
+
 // meshraid's sync lines (MD's sysfs sync attributes): the action, mismatch_cnt, the speed
 // limits, what sync copied, and how far each recovering member is rebuilt.
 std::string SyncLines(const ArrayStatus& a) {
@@ -81,6 +111,11 @@ std::string SyncLines(const ArrayStatus& a) {
                                          a.sync_speed_max));
   out += Field("Sync Copied", fmt::format("{} sectors ({} skipped as clean)", a.copied_sectors,
                                           a.skipped_sectors));
+  if (a.reshape) {
+    out += Field("Reshape Position",
+                 fmt::format("{} of {} sectors (checkpoint {})", a.reshape->reshape_position,
+                             a.array_sectors, a.reshape->checkpoint));
+  }
   for (const MemberStatus& m : a.members) {
     if (m.state != "recovering") continue;
     uint64_t pct = a.dev_sectors ? std::min(m.recovery_offset, a.dev_sectors) * 100 / a.dev_sectors : 0;
@@ -150,7 +185,11 @@ std::string FormatDetail(const ArrayStatus& a, const DetailOptions& options) {
   }
   out += Field("Consistency Policy", a.bitmap ? "bitmap" : "resync");
   out += "\n";
-  if (a.sync && a.sync->waiting.empty()) out += SyncField(*a.sync) + "\n";
+  if (a.reshape) {
+    out += ReshapeFields(a) + "\n";
+  } else if (a.sync && a.sync->waiting.empty()) {
+    out += SyncField(*a.sync) + "\n";
+  }
   std::string name = a.set_name;
   auto colon = a.set_name.find(':');
   if (!options.local_host.empty() && colon != std::string::npos &&

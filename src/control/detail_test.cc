@@ -159,5 +159,48 @@ TEST_F(DetailTest, SyncStatusLinesAndRecoveryProgress) {
   EXPECT_NE(FormatDetail(a).find("Consistency Policy : resync\n"), std::string::npos);
 }
 
+TEST_F(DetailTest, ReshapeFieldsLikeMdadm) {
+  ArrayStatus a = TwoMirrors();
+  a.level = 10;
+  a.layout = 0x102;
+  a.chunk_sectors = 1024;
+  a.raid_disks = 4;
+  for (int i = 2; i < 4; ++i) {
+    MemberStatus m = a.members[0];
+    m.path = "/tmp/w/m" + std::to_string(i);
+    m.slot = i;
+    m.dev_number = uint32_t(i);
+    a.members.push_back(m);
+  }
+  a.sync = SyncStatus{"reshape", "", 16128, 129024, 4000, 14};
+  a.sync_action = "reshape";
+  a.reshape = ReshapeStatus{16128, 8192, 2, 2, 4, 10, 0x102, 1024};
+  std::string d = FormatDetail(a);
+  for (const char* want : {"      Raid Devices : 4\n", "             State : clean, reshaping \n",
+                           "Consistency Policy : resync\n\n"
+                           "    Reshape Status : 12% complete\n"
+                           "     Delta Devices : 2, (2->4)\n\n"
+                           "              Name : node1:data\n",
+                           "       Sync Action : reshape\n",
+                           "  Reshape Position : 16128 of 129024 sectors (checkpoint 8192)\n"}) {
+    EXPECT_NE(d.find(want), std::string::npos) << want << "\n" << d;
+  }
+  EXPECT_EQ(d.find("New Chunksize"), std::string::npos) << d;
+  EXPECT_EQ(d.find("New Layout"), std::string::npos) << d;
+  // A new chunk and layout are named; a frozen reshape still says reshaping, with the
+  // progress of its position.
+  a.reshape->new_chunk_sectors = 256;
+  a.reshape->new_layout = 0x10201;
+  a.sync.reset();
+  a.sync_action = "frozen";
+  d = FormatDetail(a);
+  for (const char* want : {"             State : clean, reshaping \n",
+                           "    Reshape Status : 12% complete\n     Delta Devices : 2, (2->4)\n"
+                           "        New Layout : near=1, offset=2\n"
+                           "     New Chunksize : 128K\n\n"}) {
+    EXPECT_NE(d.find(want), std::string::npos) << want << "\n" << d;
+  }
+}
+
 }  // namespace
 }  // namespace meshraid::control

@@ -55,6 +55,15 @@ class ControlHandler {
     (void)chunk_sectors;
     done(Status::NotSupported(fmt::format("takeover to raid{} is not supported here", level)));
   }
+
+  // Reshape: grows a RAID10 near array onto `raid_disks` members with spares added before
+  // ({"cmd":"grow","raid_disks":N,"chunk_sectors":C}; C 0: keep the chunk). Answered like
+  // Manage once the reshape has started (the data moves in the background).
+  virtual void Reshape(int raid_disks, uint64_t chunk_sectors, Reply done) {
+    (void)chunk_sectors;
+    done(Status::NotSupported(
+        fmt::format("reshape to {} members is not supported here", raid_disks)));
+  }
 };
 
 }  // namespace meshraid::control

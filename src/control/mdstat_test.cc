@@ -123,6 +123,24 @@ TEST(MdstatTest, ProgressLine) {
   EXPECT_EQ(ProgressLine(s), "resync=PENDING");
 }
 
+TEST(MdstatTest, ReshapeStanza) {
+  // A 2-member RAID10 near=2 growing onto 4: MD shows the new member count, the old chunk and
+  // the reshape line over the array sectors being moved.
+  ArrayStatus a = Raid1(4);
+  a.level = 10;
+  a.layout = 0x102;
+  a.chunk_sectors = 1024;
+  a.array_sectors = 129024;
+  a.sync = SyncStatus{"reshape", "", 16128, 129024, 4000, 14};
+  a.reshape = ReshapeStatus{16128, 8192, 2, 2, 4, 10, 0x102, 1024};
+  EXPECT_EQ(FormatMdstatArray(a),
+            "r1 : active raid10 m3[3] m2[2] m1[1] m0[0]\n"
+            "      64512 blocks super 1.2 512K chunks 2 near-copies [4/4] [UUUU]\n"
+            "      [==>..................]  reshape = 12.5% (8064/64512) finish=0.2min "
+            "speed=4000K/sec\n"
+            "      \n");  // no bitmap: the stanza ends with a line of 6 spaces
+}
+
 TEST(MdstatTest, StanzaWithProgressAndBitmap) {
   ArrayStatus a = Raid1(2);
   a.members[1].state = "recovering";

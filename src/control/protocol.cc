@@ -54,6 +54,14 @@ json ManageRequestJson(const ManageRequest& r) {
   return j;
 }
 
+json TakeoverRequest(int level, uint64_t chunk_sectors) {
+  return json{{"cmd", "grow"}, {"level", level}, {"chunk_sectors", chunk_sectors}};
+}
+
+json ReshapeRequest(int raid_disks, uint64_t chunk_sectors) {
+  return json{{"cmd", "grow"}, {"raid_disks", raid_disks}, {"chunk_sectors", chunk_sectors}};
+}
+
 bool IsSlowRequest(const json& request) {
   if (!request.is_object()) return false;
   std::string cmd = StringField(request, "cmd");
@@ -98,19 +106,42 @@ json DispatchSync(ControlHandler& handler, const json& request, const std::strin
 }
 
 // The asynchronous requests: the handler answers when its I/O is done.
+// grow: a takeover ("level") or a reshape ("raid_disks"), one at a time.
 void DispatchGrow(ControlHandler& handler, const json& request,
                   std::function<void(json)> respond) {
   auto level = request.find("level");
+  auto disks = request.find("raid_disks");
   auto chunk = request.find("chunk_sectors");
-  if (level == request.end() || !level->is_number_integer()) {
-    return respond(ErrorResponse(Status::InvalidArgument("grow: no level")));
+  const bool has_level = level != request.end() && !level->is_null();
+  const bool has_disks = disks != request.end() && !disks->is_null();
+  if (has_level && has_disks) {
+    return respond(ErrorResponse(Status::InvalidArgument(
+        "grow: give level (takeover) or raid_disks (reshape), not both")));
+  }
+  if (!has_level && !has_disks) {
+    return respond(ErrorResponse(Status::InvalidArgument("grow: no level and no raid_disks")));
+  }
+  if (has_level && !level->is_number_integer()) {
+    return respond(ErrorResponse(Status::InvalidArgument("grow: level is not a number")));
+  }
+  if (has_disks && !disks->is_number_integer()) {
+    return respond(ErrorResponse(Status::InvalidArgument("grow: raid_disks is not a number")));
   }
   if (chunk != request.end() && !chunk->is_number_unsigned()) {
     return respond(ErrorResponse(Status::InvalidArgument("grow: chunk_sectors is not a number")));
   }
   uint64_t chunk_sectors = chunk == request.end() ? 0 : chunk->get<uint64_t>();
-  handler.Grow(level->get<int>(), chunk_sectors,
-               [respond = std::move(respond)](Result<std::string> r) { respond(MessageResponse(r)); });
+  Reply reply = [respond = std::move(respond)](Result<std::string> r) {
+    respond(MessageResponse(r));
+  };
+  if (has_disks) {
+    int64_t n = disks->get<int64_t>();
+    if (n < 1 || n > 1920) {
+      return reply(Status::InvalidArgument(fmt::format("grow: raid_disks {} is out of range", n)));
+    }
+    return handler.Reshape(int(n), chunk_sectors, std::move(reply));
+  }
+  handler.Grow(level->get<int>(), chunk_sectors, std::move(reply));
 }
 
 void DispatchManage(ControlHandler& handler, const json& request,

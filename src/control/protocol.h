@@ -7,6 +7,7 @@
 //   {"cmd":"manage","op":"replace","member":"/dev/a","with":"/dev/b"}
 //                                                    -> {"ok":true,"message":"..."}
 //   {"cmd":"grow","level":10,"chunk_sectors":0}      -> {"ok":true,"message":"..."}
+//   {"cmd":"grow","raid_disks":4,"chunk_sectors":0}  -> {"ok":true,"message":"..."}
 // Errors: {"ok":false,"code":"invalid argument","error":"one line"} (code: CodeName).
 #pragma once
 
@@ -28,6 +29,9 @@ nlohmann::json StatusRequest();
 nlohmann::json SetRequest(const std::string& key, const std::string& value);
 nlohmann::json ActionRequest(const std::string& action);
 nlohmann::json ManageRequestJson(const ManageRequest& request);
+// RAID1 <-> RAID10 takeover (level) and reshape (raid_disks); chunk_sectors 0: the default.
+nlohmann::json TakeoverRequest(int level, uint64_t chunk_sectors);
+nlohmann::json ReshapeRequest(int raid_disks, uint64_t chunk_sectors);
 
 // True for requests that wait for I/O (manage, grow): the server gives them a longer timeout.
 bool IsSlowRequest(const nlohmann::json& request);

@@ -368,7 +368,15 @@ TEST_F(ServerTest, ActionAndManageRoundTrip) {
   EXPECT_EQ(Raw(fd->get(), R"({"cmd":"manage","member":"/dev/a"})")["error"], "manage: no op");
   EXPECT_EQ(Raw(fd->get(), R"({"cmd":"manage","op":"add"})")["error"], "manage add: no member");
   EXPECT_EQ(Raw(fd->get(), R"({"cmd":"action"})")["error"], "action: no action");
-  EXPECT_EQ(Raw(fd->get(), R"({"cmd":"grow"})")["error"], "grow: no level");
+  EXPECT_EQ(Raw(fd->get(), R"({"cmd":"grow"})")["error"], "grow: no level and no raid_disks");
+  EXPECT_EQ(Raw(fd->get(), R"({"cmd":"grow","level":10,"raid_disks":4})")["error"],
+            "grow: give level (takeover) or raid_disks (reshape), not both");
+  EXPECT_EQ(Raw(fd->get(), R"({"cmd":"grow","raid_disks":"4"})")["error"],
+            "grow: raid_disks is not a number");
+  EXPECT_EQ(Raw(fd->get(), R"({"cmd":"grow","raid_disks":0})")["error"],
+            "grow: raid_disks 0 is out of range");
+  EXPECT_EQ(Raw(fd->get(), ReshapeRequest(4, 0).dump())["error"],
+            "reshape to 4 members is not supported here");
   EXPECT_EQ(Raw(fd->get(), R"({"cmd":"grow","level":10})")["error"],
             "takeover to raid10 is not supported here");
 }

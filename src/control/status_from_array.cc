@@ -81,6 +81,29 @@ std::optional<SyncStatus> SyncFrom(const raid::Array& array, const raid::SyncPro
   return s;
 }
 
+// A reshape in progress: the superblocks carry MD's reshape fields (raid_disks is the new
+// count, delta_disks the change, new_layout/new_chunk the target, reshape_position the last
+// checkpoint); the live cursor comes from the array.
+std::optional<ReshapeStatus> ReshapeFrom(const raid::Array& array) {
+  if (!array.reshaping()) return std::nullopt;
+  const format::Superblock& sb = array.superblock();
+  ReshapeStatus r;
+  r.reshape_position = array.reshape_position();
+  r.new_level = sb.level;
+  r.new_layout = sb.layout;
+  r.new_chunk_sectors = sb.chunksize;
+  r.new_raid_disks = int(sb.raid_disks);
+  if (sb.Has(format::kFeatureReshapeActive)) {
+    r.checkpoint = sb.reshape_position;
+    r.delta_disks = sb.delta_disks;
+    r.new_level = int(sb.new_level);
+    r.new_layout = sb.new_layout;
+    r.new_chunk_sectors = sb.new_chunk;
+  }
+  r.old_raid_disks = r.new_raid_disks - r.delta_disks;
+  return r;
+}
+
 }  // namespace
 
 std::string ShortArrayName(const std::string& set_name) {
@@ -97,7 +120,7 @@ ArrayStatus StatusFromArray(const raid::Array& array) {
   a.layout = g.level() == 10 ? g.raid10().Word() : 0;
   a.chunk_sectors = g.level() == 10 ? g.chunk_sectors() : 0;
   a.raid_disks = g.raid_disks();
-  a.array_sectors = g.ArraySectors();
+  a.array_sectors = array.info().size_bytes / 512;
   a.dev_sectors = g.dev_sectors();
   a.active = array.active();
   a.broken = array.broken();
@@ -108,6 +131,16 @@ ArrayStatus StatusFromArray(const raid::Array& array) {
   a.ctime = sb.ctime & ((uint64_t{1} << 40) - 1);
   a.utime = sb.utime & ((uint64_t{1} << 40) - 1);
   a.read_policy = std::string(raid::ReadPolicyName(array.read_policy()));
+
+  a.reshape = ReshapeFrom(array);
+  if (a.reshape) {
+    // MD during a reshape: raid_disks is the new count, layout and chunk the old ones (the
+    // new ones are in new_layout/new_chunk).
+    a.level = sb.level;
+    a.layout = sb.layout;
+    a.chunk_sectors = sb.chunksize;
+    a.raid_disks = std::max(a.raid_disks, a.reshape->new_raid_disks);
+  }
 
   const raid::SyncProgress p = array.sync_progress();
   a.sync = SyncFrom(array, p);

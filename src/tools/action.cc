@@ -1,5 +1,6 @@
-// meshraid action [ARRAY] idle|frozen|resync|recover|check|repair: writes MD's sync_action of a
-// running array through its control socket (check counts mismatches, repair rewrites them).
+// meshraid action [ARRAY] idle|frozen|resync|recover|check|repair|reshape: writes MD's
+// sync_action of a running array through its control socket (check counts mismatches, repair
+// rewrites them, reshape continues a reshape).
 #include <memory>
 
 #include <fmt/format.h>
@@ -20,7 +21,7 @@ Status RunAction(const ActionArgs& a) {
   co.run_dir = a.run_dir;
   if (a.args.empty() || a.args.size() > 2) {
     return Status::InvalidArgument(
-        "usage: meshraid action [ARRAY] idle|frozen|resync|recover|check|repair");
+        "usage: meshraid action [ARRAY] idle|frozen|resync|recover|check|repair|reshape");
   }
   std::string array;
   if (a.args.size() == 2) {
@@ -40,7 +41,7 @@ Runner AddAction(CLI::App& app) {
   CLI::App* c = app.add_subcommand("action", "Start or stop a sync action (check, repair, ...)");
   c->add_option("--run-dir", a->run_dir,
                 "Directory of the control sockets (default: $MESHRAID_RUN_DIR or /run/meshraid)");
-  c->add_option("args", a->args, "[ARRAY] idle|frozen|resync|recover|check|repair")
+  c->add_option("args", a->args, "[ARRAY] idle|frozen|resync|recover|check|repair|reshape")
       ->required()
       ->expected(1, 2);
   return [a] { return RunAction(*a); };

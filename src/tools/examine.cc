@@ -92,6 +92,10 @@ ordered_json Examine(const raid::MemberMetadata& m) {
     f["Used Dev Size"] = fmt::format("{} sectors {}", sb.size, HumanSize(sb.size * 512));
   }
   f["Data Offset"] = fmt::format("{} sectors", sb.data_offset);
+  if (sb.Has(format::kFeatureNewOffset)) {
+    // Where the data moves during a reshape (data_offset + the signed new_offset).
+    f["New Offset"] = fmt::format("{} sectors", int64_t(sb.data_offset) + sb.new_offset);
+  }
   f["Super Offset"] = fmt::format("{} sectors", sb.super_offset);
   if (m.version != format::SbVersion::k1_0) {
     // What mdadm counts as used before the data: at least 72 sectors after the superblock
@@ -116,7 +120,16 @@ ordered_json Examine(const raid::MemberMetadata& m) {
   if (sb.Has(format::kFeatureReshapeActive)) {
     f["Reshape pos'n"] = fmt::format("{} {}", sb.reshape_position / 2,
                                      HumanSize(sb.reshape_position * 512));
-    if (sb.delta_disks) f["Delta Devices"] = fmt::format("{}", sb.delta_disks);
+    if (sb.delta_disks) {
+      f["Delta Devices"] = fmt::format("{} ({}->{})", sb.delta_disks,
+                                       int64_t(sb.raid_disks) - sb.delta_disks, sb.raid_disks);
+    }
+    if (int32_t(sb.new_level) != sb.level) f["New Level"] = LevelName(int32_t(sb.new_level));
+    if (sb.new_layout != sb.layout && sb.level == 10) {
+      auto l = layout::Raid10Layout::FromWord(sb.new_layout);
+      f["New Layout"] = l.ok() ? l->MdadmName() : fmt::format("{:#x}", sb.new_layout);
+    }
+    if (sb.new_chunk != sb.chunksize) f["New Chunksize"] = fmt::format("{}K", sb.new_chunk / 2);
   }
   f["Update Time"] = TimeText(sb.utime);
   if (sb.bblog_offset && sb.bblog_size) {
@@ -227,8 +240,9 @@ void PrintText(const std::string& path, const ordered_json& fields, const ordere
   bool raid10 = fields.contains("Layout");
   for (auto& [k, v] : fields.items()) {
     // Blank lines and indentation where mdadm puts them.
-    bool gap = k == "Avail Dev Size" || k == "Internal Bitmap" ||
-               (k == "Update Time" && !fields.contains("Internal Bitmap")) || k == "Layout";
+    bool gap = k == "Avail Dev Size" || k == "Internal Bitmap" || k == "Layout" ||
+               (k == "Update Time" &&
+                (!fields.contains("Internal Bitmap") || fields.contains("Reshape pos'n")));
     if (gap) fmt::print("\n");
     if (k == "Device Role") fmt::print("{}", raid10 ? "\n" : "\n\n");
     bool narrow = k == "Device Role" || k == "Array State";

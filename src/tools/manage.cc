@@ -43,11 +43,16 @@ Result<control::ManageRequest> Request(const ManageArgs& a) {
   return ops[0];
 }
 
+control::ClientOptions Options(const std::string& run_dir) {
+  control::ClientOptions co;
+  co.run_dir = run_dir;
+  co.timeout_ms = 130'000;  // the array writes superblocks (and may connect to a remote member)
+  return co;
+}
+
 Status RunManage(const ManageArgs& a) {
   MESHRAID_ASSIGN_OR_RETURN(control::ManageRequest req, Request(a));
-  control::ClientOptions co;
-  co.run_dir = a.run_dir;
-  co.timeout_ms = 130'000;  // the array writes superblocks (and may connect to a remote member)
+  control::ClientOptions co = Options(a.run_dir);
   std::string array = a.array;
   if (array.empty()) {
     MESHRAID_ASSIGN_OR_RETURN(array, control::DefaultArray(co));
@@ -58,6 +63,11 @@ Status RunManage(const ManageArgs& a) {
 }
 
 }  // namespace
+
+Result<std::string> ManageAdd(const std::string& array, const std::string& member,
+                              const std::string& run_dir) {
+  return control::ManageMember(array, {"add", Absolute(member), ""}, Options(run_dir));
+}
 
 Runner AddManage(CLI::App& app) {
   auto a = std::make_shared<ManageArgs>();

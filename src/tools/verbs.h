@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "util/result.h"
 #include "util/status.h"
 
 namespace meshraid::tools {
@@ -26,5 +27,11 @@ Runner AddManage(CLI::App& app);
 Runner AddAction(CLI::App& app);
 Runner AddSim(CLI::App& app);
 Runner AddGrow(CLI::App& app);
+
+// `meshraid manage ARRAY --add MEMBER` (manage.cc), also used by `grow --add`: the member's
+// relative path is made absolute (the array opens it from its own working directory) and the
+// array adds it; returns the array's one-line answer.
+Result<std::string> ManageAdd(const std::string& array, const std::string& member,
+                              const std::string& run_dir);
 
 }  // namespace meshraid::tools
