@@ -38,7 +38,7 @@
 
 #include <sys/resource.h>
 
-#include "bench/barrier/bandwidth_device.h"
+#include "bench/bench_common.h"
 #include "format/bitmap.h"
 #include "io/clock.h"
 #include "io/gate.h"
@@ -56,8 +56,6 @@
 namespace meshraid::bench {
 namespace {
 
-constexpr uint64_t kKiB = 1024;
-constexpr uint64_t kMiB = 1024 * 1024;
 constexpr int kMembers = 4;
 
 struct Config {
@@ -84,40 +82,6 @@ struct Config {
   bool verbose = false;
 };
 
-uint64_t NowNs() { return io::SystemClock::Get().NowNs(); }
-// CPU time (user + system) this process has used, ns.
-uint64_t CpuNs() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  auto ns = [](const timeval& t) { return uint64_t(t.tv_sec) * 1'000'000'000 + uint64_t(t.tv_usec) * 1000; };
-  return ns(ru.ru_utime) + ns(ru.ru_stime);
-}
-// Measures wall time and CPU share of a phase.
-struct Stopwatch {
-  uint64_t t0 = NowNs(), c0 = CpuNs();
-  double Seconds() const { return double(NowNs() - t0) / 1e9; }
-  double CpuShare() const { return double(CpuNs() - c0) / double(std::max<uint64_t>(NowNs() - t0, 1)); }
-};
-uint64_t Seconds(double s) { return uint64_t(s * 1e9); }
-
-// Reads a member's metadata straight out of a MemDevice (what ReadMemberMetadata would read
-// from a file holding the same bytes).
-class MemSource : public raid::MetadataSource {
- public:
-  MemSource(const io::MemDevice& dev, std::string path) : dev_(dev), path_(std::move(path)) {}
-  const std::string& path() const override { return path_; }
-  uint64_t size_bytes() const override { return dev_.info().size_bytes; }
-  Status ReadAt(uint64_t offset, std::span<uint8_t> buf) const override {
-    std::vector<uint8_t> v = dev_.Peek(offset, buf.size());
-    std::copy(v.begin(), v.end(), buf.begin());
-    return Status::Ok();
-  }
-
- private:
-  const io::MemDevice& dev_;
-  std::string path_;
-};
-
 // The four "disks", filled once (so no run pays for first-touch allocation) and reused by
 // every scenario; each scenario writes fresh metadata over them.
 struct Disks {
@@ -125,24 +89,10 @@ struct Disks {
   std::vector<std::string> names;
 };
 
-testing::Latency Jittered(double mean_us, double jitter) {
-  auto lo = std::chrono::nanoseconds(uint64_t(mean_us * (1 - jitter) * 1000));
-  auto hi = std::chrono::nanoseconds(uint64_t(mean_us * (1 + jitter) * 1000));
-  return testing::Latency::Uniform(lo, hi);
-}
-
-// MemDevice <- DelayDevice (latency) <- BandwidthDevice (transfer), as the array sees a member.
-std::unique_ptr<io::BlockDevice> MemberStack(io::MemDevice& mem, testing::Timers& timers,
-                                             const Config& c, uint64_t seed) {
-  auto delay = std::make_unique<testing::DelayDevice>(
-      std::make_unique<testing::BorrowedDevice>(mem), timers,
-      testing::DelayDevice::Options{.seed = seed, .max_records = 0});
-  delay->SetLatency(testing::Op::kRead, Jittered(c.read_us, c.jitter));
-  delay->SetLatency(testing::Op::kWrite | testing::Op::kWriteZeroes, Jittered(c.write_us, c.jitter));
-  if (c.bw_mib == 0) return delay;  // latency only: unlimited bandwidth
-  return std::make_unique<BandwidthDevice>(
-      std::move(delay), timers,
-      BandwidthDevice::Options{.bytes_per_sec = c.bw_mib * kMiB, .quantum_bytes = c.quantum_kib * kKiB});
+// The member model of the command line.
+MemberModel ModelOf(const Config& c) {
+  return MemberModel{.read_us = c.read_us, .write_us = c.write_us, .jitter = c.jitter,
+                     .bw_mib = c.bw_mib, .quantum_kib = c.quantum_kib};
 }
 
 struct ArraySetup {
@@ -207,7 +157,7 @@ Result<Built> BuildArray(io::Reactor& reactor, testing::Timers& timers, Disks& d
 
   std::vector<raid::ArrayMember> am;
   for (int i = 0; i < kMembers; ++i) {
-    am.push_back({MemberStack(*disks.mems[size_t(i)], timers, c, seed * 16 + uint64_t(i)),
+    am.push_back({MemberStack(*disks.mems[size_t(i)], timers, ModelOf(c), seed * 16 + uint64_t(i)),
                   std::move(md[size_t(i)])});
   }
   raid::ArrayOptions opts;
@@ -365,60 +315,6 @@ io::Task<Status> RunSegment(io::Reactor& reactor, testing::Timers& timers, Disks
 
 // ---- Table 2: resync throughput against the members' sequential bandwidth ------------------
 
-struct Rate {
-  uint64_t bytes = 0;  // array bytes (copies and resyncs) or member bytes (one member)
-  double seconds = 0;
-  double cpu = 0;  // CPU time of this process / wall time
-  double MibS() const { return seconds > 0 ? double(bytes) / kMiB / seconds : 0; }
-};
-
-// Sequential `io_bytes` reads or writes over [base, base + bytes) of one member stack, `depth`
-// in flight.
-io::Task<Rate> Sequential(io::Executor& ex, io::BlockDevice& dev, bool write, uint64_t base,
-                          uint64_t bytes, uint64_t io_bytes, uint32_t depth) {
-  uint64_t next = 0;
-  io::Gate gate(ex);
-  auto worker = [](io::BlockDevice& d, bool w, uint64_t b, uint64_t total, uint64_t n,
-                   uint64_t* cursor) -> io::Task<void> {
-    std::vector<uint8_t> buf(n, 0x5A);
-    while (*cursor < total) {
-      uint64_t off = *cursor;
-      *cursor += n;
-      Status s;
-      if (w) {
-        s = co_await d.Write(b + off, buf, io::WriteFlags::kNone);
-      } else {
-        s = co_await d.Read(b + off, buf);
-      }
-      if (!s.ok()) std::fprintf(stderr, "sequential I/O failed: %s\n", s.message().c_str());
-    }
-  };
-  Stopwatch sw;
-  for (uint32_t i = 0; i < depth; ++i) io::Spawn(gate, worker(dev, write, base, bytes, io_bytes, &next));
-  co_await gate.Close();
-  co_return Rate{bytes, sw.Seconds(), sw.CpuShare()};
-}
-
-// Copies [base, base + bytes) from src to dst in `io_bytes` reads+writes, `depth` in flight.
-io::Task<void> Copy(io::Executor& ex, io::BlockDevice& src, io::BlockDevice& dst, uint64_t base,
-                    uint64_t bytes, uint64_t io_bytes, uint32_t depth) {
-  uint64_t next = 0;
-  io::Gate gate(ex);
-  auto worker = [](io::BlockDevice& s, io::BlockDevice& d, uint64_t b, uint64_t total, uint64_t n,
-                   uint64_t* cursor) -> io::Task<void> {
-    std::vector<uint8_t> buf(n);
-    while (*cursor < total) {
-      uint64_t off = *cursor;
-      *cursor += n;
-      Status r = co_await s.Read(b + off, buf);
-      Status w = co_await d.Write(b + off, buf, io::WriteFlags::kNone);
-      if (!r.ok() || !w.ok()) std::fprintf(stderr, "copy failed\n");
-    }
-  };
-  for (uint32_t i = 0; i < depth; ++i) io::Spawn(gate, worker(src, dst, base, bytes, io_bytes, &next));
-  co_await gate.Close();
-}
-
 // The ideal resync of the first `array_bytes` of the array: both mirror pairs copied member to
 // member at once (each pair holds half of those sectors), `depth` in flight per pair.
 io::Task<Rate> PairCopy(io::Executor& ex, std::vector<std::unique_ptr<io::BlockDevice>>& st,
@@ -472,7 +368,7 @@ io::Task<Result<Throughput>> RunThroughput(io::Reactor& reactor, testing::Timers
   const uint64_t io_bytes = 1 * kMiB;
   std::vector<std::unique_ptr<io::BlockDevice>> st;
   for (int i = 0; i < kMembers; ++i) {
-    st.push_back(MemberStack(*disks.mems[size_t(i)], timers, c, c.seed * 31 + uint64_t(i)));
+    st.push_back(MemberStack(*disks.mems[size_t(i)], timers, ModelOf(c), c.seed * 31 + uint64_t(i)));
   }
   // One member, sequential: what a member can give the sync.
   const uint64_t seq_bytes = std::min<uint64_t>(256 * kMiB, full_bytes / 2);
@@ -500,8 +396,6 @@ io::Task<Result<Throughput>> RunThroughput(io::Reactor& reactor, testing::Timers
 }
 
 // ---- Output ---------------------------------------------------------------------------------
-
-double Us(uint64_t ns) { return double(ns) / 1000.0; }
 
 // Latency CDF per row (x: log latency, y: fraction), one small SVG.
 void WriteSvg(const std::string& path, const std::vector<LatencyRow>& rows) {
