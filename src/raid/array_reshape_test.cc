@@ -191,6 +191,38 @@ TEST(ArrayReshape, ReadsAndWritesDuringTheMove) {
   EXPECT_EQ(f.array->sync_progress().mismatch_sectors, 0u);
 }
 
+// A clean stop in the middle of the move records the position; the next start goes on from it.
+TEST(ArrayReshape, StopMidMoveResumesWhereItStopped) {
+  Fixture f;
+  ArrayOptions o;
+  o.sync.speed_max_kib = 4096;
+  o.sync.window_sectors = 256;
+  BuildMirror(f, 16, 128, true, o);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  const uint64_t sectors = f.array->geometry().ArraySectors();
+  ASSERT_TRUE(f.Write(0, Sectors(1, 0, sectors)).ok());
+  AddSpares(f, 2);
+  ASSERT_TRUE(f.loop.RunUntilComplete(f.array->Reshape(4)).ok());
+  ASSERT_TRUE(f.loop.RunUntil([&] { return f.array->reshape_position() >= sectors / 2; }));
+  f.Reassemble();
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  ASSERT_TRUE(f.plan.reshape.has_value());
+  EXPECT_GE(f.plan.reshape->position, sectors / 2);
+  EXPECT_LT(f.plan.reshape->position, sectors);
+  EXPECT_EQ(f.plan.geometry.raid_disks(), 4);
+  EXPECT_EQ(f.array->info().size_bytes, sectors * 512);  // the old size until the move is done
+  f.WaitSyncIdle();
+  EXPECT_FALSE(f.array->reshaping());
+  EXPECT_EQ(f.array->info().size_bytes, 2 * sectors * 512);
+  auto back = f.Read(0, sectors * 512);
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(*back == Sectors(1, 0, sectors));
+  const std::string resumed = "reshape running from sector " + std::to_string(f.plan.reshape->position);
+  EXPECT_NE(std::find_if(f.log.begin(), f.log.end(),
+                         [&](const std::string& l) { return l.starts_with(resumed); }),
+            f.log.end());
+}
+
 // A member failing during the move: the array stays up on both layouts' remaining copies, the
 // reshape completes degraded, a rebuild waits for its end and then restores the slot.
 TEST(ArrayReshape, AMemberFailsDuringTheMove) {
