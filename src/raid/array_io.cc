@@ -15,11 +15,8 @@ std::vector<Array::Piece> Array::Split(uint64_t sector, uint64_t sectors) const 
   const uint64_t max_piece = info_.max_io_bytes / 512;
   while (done < sectors) {
     uint64_t v = sector + done;
-    // During a reshape the run fits both layouts, so the piece stays contiguous whichever
-    // side of the (moving) position it is mapped on.
-    uint64_t run = reshape_ ? Place(geometry_, reshape_, reshape_pos_, v).run
-                            : geometry_.ContiguousSectors(v);
-    uint64_t n = std::min({sectors - done, run, max_piece, Barrier::ToUnitEnd(v)});
+    uint64_t n = std::min({sectors - done, PlacedRun(geometry_, reshape_, reshape_pos_, v),
+                           max_piece, Barrier::ToUnitEnd(v)});
     pieces.push_back({v, n, size_t(done * 512)});
     done += n;
   }

@@ -16,7 +16,7 @@ Result<OfflineArray> OfflineArray::Open(const std::vector<std::string>& paths) {
   }
   MESHRAID_ASSIGN_OR_RETURN(AssemblyPlan plan, PlanAssembly(*a.metadata_));
   a.plan_ = std::make_unique<AssemblyPlan>(std::move(plan));
-  a.reader_ = std::make_unique<OfflineReader>(*a.plan_, *a.files_, *a.metadata_);
+  a.reader_ = std::make_unique<OfflineReader>(*a.plan_, *a.files_);
   for (const MemberPlan& m : a.plan_->members) {
     if (m.disposition == Disposition::kActive) continue;
     a.warnings_.push_back(fmt::format("{}: {} ({})", (*a.metadata_)[m.input].path,

@@ -13,10 +13,9 @@ namespace meshraid::raid {
 
 class OfflineReader {
  public:
-  // `files[i]` and `metadata[i]` belong to input i of `plan`.
-  OfflineReader(const AssemblyPlan& plan, const std::vector<io::SyncFile>& files,
-                const std::vector<MemberMetadata>& metadata)
-      : plan_(plan), files_(files), metadata_(metadata) {}
+  // `files[i]` belongs to input i of `plan` (whose member plans say where its data starts).
+  OfflineReader(const AssemblyPlan& plan, const std::vector<io::SyncFile>& files)
+      : plan_(plan), files_(files) {}
 
   // During a reshape: the old size (the array grows when the reshape completes).
   uint64_t ArraySectors() const {
@@ -30,7 +29,6 @@ class OfflineReader {
  private:
   const AssemblyPlan& plan_;
   const std::vector<io::SyncFile>& files_;
-  const std::vector<MemberMetadata>& metadata_;
 };
 
 }  // namespace meshraid::raid

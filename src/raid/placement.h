@@ -18,23 +18,32 @@ struct Placement {
   uint64_t run = 0;                  // sectors from v on which the mapping stays contiguous
 };
 
+// Sectors from v on which the mapping stays contiguous in whichever layout serves v. During a
+// reshape it fits both layouts: both end at chunk boundaries of the new layout or earlier, so a
+// run never crosses the position (a multiple of the new chunk) and a piece split before the
+// position moves stays contiguous after.
+inline uint64_t PlacedRun(const layout::Geometry& geometry,
+                          const std::optional<ReshapePlan>& reshape, uint64_t position,
+                          uint64_t v) {
+  if (!reshape) return geometry.ContiguousSectors(v);
+  const layout::ReshapeGeometry& r = reshape->geometry;
+  uint64_t run = r.new_geo.ContiguousSectors(v);
+  if (v < r.old_geo.ArraySectors()) run = std::min(run, r.old_geo.ContiguousSectors(v));
+  if (v >= position) run = std::min(run, r.MoveSectors() - v);
+  return run;
+}
+
 // `geometry` is the array's (the new one during a reshape); `position` the reshape position.
 inline Placement Place(const layout::Geometry& geometry, const std::optional<ReshapePlan>& reshape,
                        uint64_t position, uint64_t v) {
   Placement p;
+  p.run = PlacedRun(geometry, reshape, position, v);
   if (!reshape) {
     p.copies = geometry.Map(v);
-    p.run = geometry.ContiguousSectors(v);
     return p;
   }
-  const layout::ReshapeGeometry& r = reshape->geometry;
   p.new_layout = v < position;
-  p.copies = (p.new_layout ? r.new_geo : r.old_geo).Map(v);
-  // Both layouts' runs end at chunk boundaries of the new layout or earlier, so a run never
-  // crosses the position (a multiple of the new chunk).
-  p.run = std::min(r.new_geo.ContiguousSectors(v),
-                   v < r.old_geo.ArraySectors() ? r.old_geo.ContiguousSectors(v) : ~uint64_t{0});
-  if (!p.new_layout) p.run = std::min(p.run, r.MoveSectors() - v);
+  p.copies = (p.new_layout ? reshape->geometry.new_geo : reshape->geometry.old_geo).Map(v);
   return p;
 }
 

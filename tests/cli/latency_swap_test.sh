@@ -23,13 +23,9 @@
 # not sent. NbdConnection now re-checks readiness with poll(2) first (see nbd_connection.h and
 # NbdDeviceTest.StaleReadWakeOnAnIdleConnectionDoesNotStallTheNextRequest).
 set -euo pipefail
-: "${MESHRAID:?set MESHRAID to the meshraid binary}"
-: "${WORK:?set WORK to a scratch directory}"
-for t in nbdkit fio python3; do
-  command -v $t >/dev/null || { echo "FAIL: $t is not installed (scripts/setup installs it)"; exit 1; }
-done
-rm -rf "$WORK"; mkdir -p "$WORK/snap"; cd "$WORK"
-export MESHRAID_RUN_DIR="${MESHRAID_RUN_DIR:-$WORK/run}"
+source "$(dirname "$0")/lib.sh"
+cli_begin nbdkit fio python3
+mkdir -p "$WORK/snap"
 mkdir -p "$MESHRAID_RUN_DIR"
 
 SLOW=16M FAST=1G BURST=0.001               # see the header

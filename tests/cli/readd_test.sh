@@ -8,13 +8,8 @@
 # skipped_sectors), and the members' data areas end up identical.
 # Env: MESHRAID (the built binary), WORK (a scratch directory), MESHRAID_RUN_DIR.
 set -euo pipefail
-: "${MESHRAID:?set MESHRAID to the meshraid binary}"
-: "${WORK:?set WORK to a scratch directory}"
-for t in fio nbdcopy python3 cmp; do
-  command -v $t >/dev/null || { echo "FAIL: $t is not installed (scripts/setup installs it)"; exit 1; }
-done
-rm -rf "$WORK"; mkdir -p "$WORK"; cd "$WORK"  # fio drops state files in the current directory
-export MESHRAID_RUN_DIR="${MESHRAID_RUN_DIR:-$WORK/run}"
+source "$(dirname "$0")/lib.sh"
+cli_begin fio nbdcopy python3 cmp
 uri="nbd+unix:///readd?socket=$WORK/readd.sock"
 remote="nbd+unix:///remote.img?socket=$WORK/remote.sock"
 rp="" sp=""

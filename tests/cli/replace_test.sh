@@ -7,13 +7,8 @@
 # verify-only pass reads everything back and m3's data area equals m2's.
 # Env: MESHRAID (the built binary), WORK (a scratch directory), MESHRAID_RUN_DIR.
 set -euo pipefail
-: "${MESHRAID:?set MESHRAID to the meshraid binary}"
-: "${WORK:?set WORK to a scratch directory}"
-for t in fio python3 cmp; do
-  command -v $t >/dev/null || { echo "FAIL: $t is not installed (scripts/setup installs it)"; exit 1; }
-done
-rm -rf "$WORK"; mkdir -p "$WORK"; cd "$WORK"  # fio drops state files in the current directory
-export MESHRAID_RUN_DIR="${MESHRAID_RUN_DIR:-$WORK/run}"
+source "$(dirname "$0")/lib.sh"
+cli_begin fio python3 cmp
 uri="nbd+unix:///rep?socket=$WORK/rep.sock"
 rp="" fp=""
 

@@ -15,13 +15,8 @@
 # the bytes written before the reshape.
 # Env: MESHRAID (the built binary), WORK (a scratch directory), MESHRAID_RUN_DIR.
 set -euo pipefail
-: "${MESHRAID:?set MESHRAID to the meshraid binary}"
-: "${WORK:?set WORK to a scratch directory}"
-for t in mdadm nbdcopy qemu-io python3 cmp sha256sum; do
-  command -v $t >/dev/null || { echo "FAIL: $t is not installed (scripts/setup installs it)"; exit 1; }
-done
-rm -rf "$WORK"; mkdir -p "$WORK"; cd "$WORK"
-export MESHRAID_RUN_DIR="${MESHRAID_RUN_DIR:-$WORK/run}"
+source "$(dirname "$0")/lib.sh"
+cli_begin mdadm nbdcopy qemu-io python3 cmp sha256sum
 uri="nbd+unix:///rk?socket=$WORK/rk.sock"
 members=("$WORK/m1" "$WORK/m2")
 speed=5000  # KiB/s: the 127 MiB move takes ~26 s without the kills

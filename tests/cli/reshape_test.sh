@@ -11,13 +11,8 @@
 # and a verify-only fio pass after a restart is clean.
 # Env: MESHRAID (the built binary), WORK (a scratch directory), MESHRAID_RUN_DIR.
 set -euo pipefail
-: "${MESHRAID:?set MESHRAID to the meshraid binary}"
-: "${WORK:?set WORK to a scratch directory}"
-for t in fio mdadm nbdinfo nbdcopy python3 cmp sha256sum; do
-  command -v $t >/dev/null || { echo "FAIL: $t is not installed (scripts/setup installs it)"; exit 1; }
-done
-rm -rf "$WORK"; mkdir -p "$WORK"; cd "$WORK"  # fio drops state files in the current directory
-export MESHRAID_RUN_DIR="${MESHRAID_RUN_DIR:-$WORK/run}"
+source "$(dirname "$0")/lib.sh"
+cli_begin fio mdadm nbdinfo nbdcopy python3 cmp sha256sum
 uri="nbd+unix:///rs?socket=$WORK/rs.sock"
 members=("$WORK/m1" "$WORK/m2")
 speed=6000  # KiB/s during the reshape: the 127 MiB move takes ~22 s; fio writes for ~32 s

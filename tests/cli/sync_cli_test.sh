@@ -7,13 +7,8 @@
 # with `stat --watch --count=2`, until `action idle` stops it; `stat --watch` exits 0 on SIGINT.
 # Env: MESHRAID (the built binary), WORK (a scratch directory), MESHRAID_RUN_DIR.
 set -euo pipefail
-: "${MESHRAID:?set MESHRAID to the meshraid binary}"
-: "${WORK:?set WORK to a scratch directory}"
-for t in nbdcopy python3 dd cmp; do
-  command -v $t >/dev/null || { echo "FAIL: $t is not installed (scripts/setup installs it)"; exit 1; }
-done
-rm -rf "$WORK"; mkdir -p "$WORK"; cd "$WORK"
-export MESHRAID_RUN_DIR="${MESHRAID_RUN_DIR:-$WORK/run}"
+source "$(dirname "$0")/lib.sh"
+cli_begin nbdcopy python3 dd cmp
 uri="nbd+unix:///sync?socket=$WORK/sync.sock"
 rp="" wp=""
 

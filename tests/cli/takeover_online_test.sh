@@ -5,10 +5,8 @@
 # restarted; detail and mdadm --examine report raid10 near=2 with a correct checksum; the
 # reverse takeover (--level=1) works online too.
 set -euo pipefail
-: "${MESHRAID:?}" "${WORK:?}"
-for t in fio mdadm python3; do command -v $t >/dev/null || { echo "FAIL: $t missing (scripts/setup)"; exit 1; }; done
-rm -rf "$WORK"; mkdir -p "$WORK"; cd "$WORK"
-export MESHRAID_RUN_DIR="${MESHRAID_RUN_DIR:-$WORK/run}"
+source "$(dirname "$0")/lib.sh"
+cli_begin fio mdadm python3
 uri="nbd+unix:///tk?socket=$WORK/tk.sock"
 rp="" fp=""
 cleanup() { set +e; [ -n "$fp" ] && kill -9 "$fp"; [ -n "$rp" ] && kill -9 "$rp"; wait 2>/dev/null; }
