@@ -1,4 +1,4 @@
-// Test helper: the golden arrays written by real Linux MD (../shared/golden), each as the
+// Test helper: the golden arrays written by real Linux MD (tests/golden), each as the
 // ArrayStatus meshraid would report for it in its final state, with the /proc/mdstat and
 // `mdadm --detail` text MD printed for that state. Header-only; used by the formatting tests.
 #pragma once
