@@ -34,7 +34,9 @@ struct DeviceInfo {
 Status CheckRange(const DeviceInfo& info, const char* op, uint64_t offset, uint64_t length);
 
 enum class WriteFlags : uint32_t { kNone = 0, kFua = 1 };
-enum class ZeroFlags : uint32_t { kNone = 0, kNoHole = 1, kFua = 2 };
+// kNoHole: the range must stay allocated. kDeallocate: release the space where the backend can
+// (punch a hole, unmap) while still reading back zeroes; the array's discard uses it.
+enum class ZeroFlags : uint32_t { kNone = 0, kNoHole = 1, kFua = 2, kDeallocate = 4 };
 
 class BlockDevice {
  public:

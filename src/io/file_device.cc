@@ -260,13 +260,32 @@ Task<Status> FileDevice::WriteZeroes(uint64_t offset, uint64_t length, ZeroFlags
   Status s = Check("write zeroes", offset, length);
   if (!s.ok() || length == 0) co_return s;
   const uint32_t bits = static_cast<uint32_t>(flags);
+  const bool deallocate = (bits & static_cast<uint32_t>(ZeroFlags::kDeallocate)) != 0;
+  const bool no_hole = (bits & static_cast<uint32_t>(ZeroFlags::kNoHole)) != 0;
   if (block_device_) {
+    bool done = false;
+    if (deallocate && !no_hole) {
+      // On a block device, a punched hole is a zero-out that may unmap and never falls back
+      // to writing zeroes (EOPNOTSUPP where the device cannot): then BLKZEROOUT below.
+      OpResult r = co_await reactor_.Fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                                               offset, length);
+      if (!r.ok() && r.err() != EOPNOTSUPP) co_return r.ToStatus(Where("write zeroes", offset));
+      done = r.ok();
+    }
     uint64_t range[2] = {offset, length};
-    if (::ioctl(fd_, BLKZEROOUT, range) != 0) {
+    if (!done && ::ioctl(fd_, BLKZEROOUT, range) != 0) {
       co_return Status::FromErrno(errno, Where("write zeroes", offset));
     }
+  } else if (deallocate && !no_hole && zero_method_ != ZeroMethod::kWrite) {
+    OpResult r = co_await reactor_.Fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                                             offset, length);
+    if (!r.ok() && r.err() != EOPNOTSUPP) co_return r.ToStatus(Where("write zeroes", offset));
+    if (!r.ok()) {
+      s = co_await ZeroFile(offset, length, false);
+      if (!s.ok()) co_return s;
+    }
   } else {
-    s = co_await ZeroFile(offset, length, (bits & static_cast<uint32_t>(ZeroFlags::kNoHole)) != 0);
+    s = co_await ZeroFile(offset, length, no_hole);
     if (!s.ok()) co_return s;
   }
   if (bits & static_cast<uint32_t>(ZeroFlags::kFua)) co_return co_await Flush();

@@ -170,6 +170,23 @@ TEST_P(FileDeviceTest, DiscardAndWriteZeroesReadBackZero) {
   EXPECT_EQ(std::vector<uint8_t>(back.get(), back.get() + 65536), std::vector<uint8_t>(65536, 0));
 }
 
+TEST_P(FileDeviceTest, DeallocatingZeroesPunchAHole) {
+  ASSERT_TRUE(dev_);
+  auto data = Aligned(1 << 20, 0x5a);
+  ASSERT_TRUE(Run(dev_->Write(0, std::span<const uint8_t>(data.get(), 1 << 20))).ok());
+  ASSERT_TRUE(Run(dev_->Flush()).ok());
+  struct stat before {};
+  ASSERT_EQ(::stat(path_.c_str(), &before), 0);
+  ASSERT_TRUE(Run(dev_->WriteZeroes(0, 512 * 1024, ZeroFlags::kDeallocate)).ok());
+  struct stat after {};
+  ASSERT_EQ(::stat(path_.c_str(), &after), 0);
+  // 512 KiB released (st_blocks counts 512-byte units), and the range reads back zeroes.
+  EXPECT_LE(after.st_blocks, before.st_blocks - 1024) << before.st_blocks << " -> " << after.st_blocks;
+  auto expect = std::vector<uint8_t>(1 << 20, 0x5a);
+  std::memset(expect.data(), 0, 512 * 1024);
+  EXPECT_EQ(Pread(0, 1 << 20), expect);
+}
+
 TEST_P(FileDeviceTest, SecondOpenIsRefusedWithThePath) {
   ASSERT_TRUE(dev_);
   auto second = FileDevice::Open(*reactor_, path_);
@@ -258,6 +275,7 @@ TEST(FileDeviceBlockTest, BlockDeviceReadWriteDiscardZeroes) {
       run(dev->Write(0, std::span<const uint8_t>(data.get(), 65536), WriteFlags::kFua)).ok());
   ASSERT_TRUE(run(dev->Flush()).ok());
   ASSERT_TRUE(run(dev->WriteZeroes(4096, 4096)).ok());
+  ASSERT_TRUE(run(dev->WriteZeroes(32768, 8192, ZeroFlags::kDeallocate)).ok());
   if (dev->info().can_discard) {
     EXPECT_TRUE(run(dev->Discard(16384, 16384)).ok());
   }
@@ -267,6 +285,9 @@ TEST(FileDeviceBlockTest, BlockDeviceReadWriteDiscardZeroes) {
   EXPECT_EQ(back[4096], 0);
   EXPECT_EQ(back[8191], 0);
   EXPECT_EQ(back[8192], 0x42);
+  EXPECT_EQ(back[32768], 0);
+  EXPECT_EQ(back[40959], 0);
+  EXPECT_EQ(back[40960], 0x42);
   EXPECT_TRUE(run(dev->Close()).ok());
 }
 

@@ -120,7 +120,7 @@ Result<std::unique_ptr<Array>> Array::Create(io::Executor& executor, io::Clock& 
   a->info_.max_io_bytes = 32u << 20;
   a->info_.can_fua = true;
   a->info_.can_flush = true;
-  a->info_.can_discard = false;  // a discard could leave copies different; not offered yet
+  a->info_.can_discard = true;  // a zeroing discard (Array::Discard): copies stay the same
   a->info_.can_write_zeroes = true;
   MESHRAID_RETURN_IF_ERROR(a->LoadBitmap(plan));
   a->KickSync();

@@ -47,6 +47,7 @@ class TestMember : public io::BlockDeviceWrapper {
     char kind;  // 'r', 'w', 'f', 'z'
     uint64_t offset, length;
     bool fua;
+    bool deallocate = false;  // 'z' with ZeroFlags::kDeallocate
   };
   TestMember(std::unique_ptr<io::BlockDevice> dev, io::Executor& ex)
       : BlockDeviceWrapper(std::move(dev)), hold_(ex) {
@@ -98,7 +99,8 @@ class TestMember : public io::BlockDeviceWrapper {
     co_return co_await target().Flush();
   }
   io::Task<Status> WriteZeroes(uint64_t off, uint64_t len, io::ZeroFlags f) override {
-    ops.push_back({'z', off, len, false});
+    const bool dealloc = (uint32_t(f) & uint32_t(io::ZeroFlags::kDeallocate)) != 0;
+    ops.push_back({'z', off, len, false, dealloc});
     co_return co_await target().WriteZeroes(off, len, f);
   }
 

@@ -251,6 +251,28 @@ TEST(Array, WriteZeroesReachesEveryCopy) {
   for (int i = 0; i < 2; ++i) EXPECT_EQ(f.MemberData(i, 0, 8192), std::vector<uint8_t>(8192, 0));
 }
 
+TEST(Array, DiscardZeroesEveryCopyWithLeaveToDeallocate) {
+  Fixture f;
+  f.Build(10, 4, "n2", 128, 256);
+  EXPECT_TRUE(f.array->info().can_discard);
+  ASSERT_TRUE(f.Write(0, Pattern(256 * 1024, 21)).ok());
+  ASSERT_TRUE(f.loop.RunUntilComplete(f.array->Discard(64 * 1024, 128 * 1024)).ok());
+  auto back = f.Read(0, 256 * 1024);
+  ASSERT_TRUE(back.ok());
+  std::vector<uint8_t> want = Pattern(256 * 1024, 21);
+  std::fill(want.begin() + 64 * 1024, want.begin() + 192 * 1024, 0);
+  EXPECT_EQ(*back, want);
+  // Every copy agrees (what MD's check compares), and the members were asked to zero with
+  // leave to release the space, never for a plain discard that may read back anything.
+  EXPECT_TRUE(f.CopiesIdentical());
+  size_t dealloc = 0;
+  for (int i = 0; i < 4; ++i) {
+    for (const auto& op : f.members[i]->ops) dealloc += op.kind == 'z' && op.deallocate;
+  }
+  EXPECT_GE(dealloc, 2u);
+  EXPECT_FALSE(f.loop.RunUntilComplete(f.array->Discard(100, 4096)).ok());
+}
+
 TEST(Array, RejectsOutOfRange) {
   Fixture f;
   f.Build(1, 2);
