@@ -50,6 +50,8 @@ struct HarnessOptions {
   SessionOptions session;
   // Reads in [slow_from, slow_to) take slow_ns longer.
   uint64_t slow_from = 0, slow_to = 0, slow_ns = 0;
+  // Optional decorator around the device (after the slow-read one), built on the reactor.
+  std::function<std::unique_ptr<io::BlockDevice>(io::Reactor&, std::unique_ptr<io::BlockDevice>)> wrap;
 };
 
 class ServerHarness {
@@ -127,6 +129,7 @@ class ServerHarness {
     } else {
       device_ = std::move(mem);
     }
+    if (options_.wrap) device_ = options_.wrap(*reactor_, std::move(device_));
     Export e{options_.name, options_.description, device_.get(), options_.read_only, false};
     auto s = NbdServer::CreateUnbound(*reactor_, e, options_.session, [this](std::string_view l) {
       std::lock_guard<std::mutex> lock(log_mu_);

@@ -30,7 +30,7 @@ NbdSession::NbdSession(io::Reactor& reactor, int fd, const Export& e, const Expo
                        SessionOptions options, std::string peer, LogFn log)
     : reactor_(reactor), fd_(fd), export_(e), params_(params), options_(options),
       peer_(std::move(peer)), log_(std::move(log)), reader_(reactor, fd), writer_(reactor, fd),
-      executor_(e), permits_(reactor, options.max_in_flight) {}
+      executor_(e), permits_(reactor, options.max_in_flight), stop_requested_(reactor) {}
 
 NbdSession::~NbdSession() {
   if (fd_ >= 0) ::close(fd_);
@@ -42,6 +42,20 @@ void NbdSession::RequestStop() {
   // Mid-payload reads are left to finish (that request is then served); anything else waits
   // for the client and is cancelled.
   if (!in_transmission_ || awaiting_header_) reader_.Cancel();
+  stop_requested_.Set();
+}
+
+io::Task<void> NbdSession::StopDeadline() {
+  co_await stop_requested_.Wait();
+  if (main_done_ || options_.stop_grace_ns == 0) co_return;
+  const bool expired = co_await reactor_.Sleep(options_.stop_grace_ns, &deadline_slot_);
+  if (!expired || main_done_) co_return;
+  deadline_hit_ = true;
+  if (log_) {
+    log_(fmt::format("nbd: connection {} still busy {} ms after the server's stop: closing it",
+                     peer_, options_.stop_grace_ns / 1'000'000));
+  }
+  HardClose();
 }
 
 void NbdSession::HardClose() {
@@ -50,10 +64,11 @@ void NbdSession::HardClose() {
 
 io::Task<void> NbdSession::Run() {
   if (log_) log_(fmt::format("nbd: connection {} opened", peer_));
-  std::vector<io::Task<void>> both;
-  both.push_back(writer_.Run());
-  both.push_back(Main());
-  co_await io::WhenAll(std::move(both));
+  std::vector<io::Task<void>> all;
+  all.push_back(writer_.Run());
+  all.push_back(Main());
+  all.push_back(StopDeadline());
+  co_await io::WhenAll(std::move(all));
   ::close(fd_);
   fd_ = -1;
 }
@@ -68,6 +83,10 @@ io::Task<void> NbdSession::Main() {
     why = co_await Transmit(h.structured_replies);
   }  // (a failed negotiation has no send pending: closing the socket is the hard close)
   writer_.Close();
+  main_done_ = true;  // every reply is on the socket (or the connection is broken)
+  stop_requested_.Set();
+  reactor_.Cancel(deadline_slot_);
+  if (deadline_hit_) why = "server shutting down, connection still busy after the stop grace period (hard close)";
   if (log_) {
     log_(fmt::format("nbd: connection {} closed ({}): {} requests, {} errors, {} bytes read, "
                      "{} bytes written",

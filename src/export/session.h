@@ -31,6 +31,11 @@ using LogFn = std::function<void(std::string_view line)>;
 struct SessionOptions {
   size_t max_in_flight = 64;  // requests per connection
   uint32_t max_options = 64;  // negotiation budget
+  // After RequestStop(), how long the connection may take to answer what it has in flight
+  // before it is closed hard (shutdown(2)), so that a client that no longer reads its
+  // replies, or stalls in the middle of a WRITE payload, cannot hold the server's stop
+  // forever. Commands keep running on the device to their end either way. 0: no limit.
+  uint64_t stop_grace_ns = 10'000'000'000;
 };
 
 struct SessionStats {
@@ -54,7 +59,9 @@ class NbdSession {
   // socket. Logs one line when the connection opens and one when it closes.
   io::Task<void> Run();
   // Server shutdown: no new option or request is read (a pending read of the next header is
-  // cancelled), commands in flight finish and are answered, then the connection closes.
+  // cancelled), commands in flight finish and are answered, then the connection closes. A
+  // connection still not done stop_grace_ns later is closed hard: the replies not yet on the
+  // socket are dropped (the commands still finish before Run() completes).
   void RequestStop();
 
   const SessionStats& stats() const { return stats_; }
@@ -70,6 +77,8 @@ class NbdSession {
   io::Task<void> Serve(proto::Request r, Buffer buf, Outcome early);
   io::Task<void> SendReply(const proto::Request& r, const Outcome& o, std::span<uint8_t> data);
   void HardClose();
+  // Waits for RequestStop(), then for the grace period; closes hard if Main() is still busy.
+  io::Task<void> StopDeadline();
 
   io::Reactor& reactor_;
   int fd_;
@@ -86,6 +95,10 @@ class NbdSession {
   bool stopping_ = false;
   bool in_transmission_ = false;
   bool awaiting_header_ = false;
+  io::Event stop_requested_;  // also set when Main() ends, to release StopDeadline()
+  io::CancelSlot deadline_slot_;
+  bool main_done_ = false;
+  bool deadline_hit_ = false;
   SessionStats stats_;
 };
 
