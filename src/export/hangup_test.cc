@@ -126,10 +126,12 @@ class Ledger {
 enum class ReadEnd { kEof, kTorn, kBadMagic };
 
 // Reads replies (simple or structured, in any mix) into `ledger` until `stop` is set or the
-// connection ends. kEof: the connection ended on a reply boundary; kTorn: in the middle of a
-// reply; kBadMagic: bytes that are not a reply.
-ReadEnd ReadReplies(RawClient& c, Ledger& ledger, const std::atomic<bool>& stop) {
+// connection ends, waiting `pace` before each. kEof: the connection ended on a reply boundary;
+// kTorn: in the middle of a reply; kBadMagic: bytes that are not a reply.
+ReadEnd ReadReplies(RawClient& c, Ledger& ledger, const std::atomic<bool>& stop,
+                    milliseconds pace = milliseconds(0)) {
   while (!stop.load()) {
+    if (pace.count() > 0) std::this_thread::sleep_for(pace);
     auto magic = c.Recv(4);
     if (!magic) return ReadEnd::kEof;
     WireReply r;
@@ -342,6 +344,44 @@ TEST(HangupTest, StopWithRequestsOutstandingAnswersWhatItReadThenCloses) {
     EXPECT_EQ(why, "server shutting down") << "variant " << variant;
     EXPECT_EQ(answered, (long long)ledger.got_count()) << "variant " << variant;
     EXPECT_LT(ledger.got_count(), ledger.sent_count()) << "the stop came too late to test anything";
+  }
+}
+
+// (b) over TCP, with a client that reads slowly through a small receive buffer, so that at the
+// stop many replies are still in the server's send queue while pipelined requests it will
+// never read sit in its receive queue: every reply the server counts as answered must still
+// arrive (closing a TCP socket with unread data resets the connection and drops what it had
+// not sent yet).
+TEST(HangupTest, StopOverTcpDeliversEveryReplyItCountsAsAnswered) {
+  for (int variant = 0; variant < 3; ++variant) {
+    ServerHarness h(Jittery(/*max_ms=*/2, /*max_in_flight=*/64));
+    const int fd = h.ConnectTcp(/*client_rcvbuf=*/4096);
+    ASSERT_GE(fd, 0);
+    RawClient c(fd);
+    ASSERT_TRUE(c.Connect(/*structured=*/variant % 2 == 0));
+    Ledger ledger;
+    std::thread sender([&] {
+      for (int i = 0; i < 4000; ++i) {
+        const uint64_t cookie = 0x5000 + uint64_t(i);
+        ledger.Sent(cookie, kCmdRead, 65536);
+        if (!c.SendRequest(kCmdRead, cookie, uint64_t(i % 128) * 65536, 65536)) break;
+      }
+    });
+    std::atomic<bool> never{false};
+    std::atomic<int> end{-1};
+    std::thread reader([&] { end = int(ReadReplies(c, ledger, never, milliseconds(1))); });
+    EXPECT_TRUE(WaitFor([&] { return ledger.got_count() >= 20; }, milliseconds(10000)));
+    auto stopped = std::async(std::launch::async, [&] { h.Stop(); });
+    EXPECT_EQ(stopped.wait_for(std::chrono::seconds(20)), std::future_status::ready);
+    reader.join();
+    ::shutdown(c.fd(), SHUT_RDWR);
+    sender.join();
+    stopped.wait();
+    EXPECT_EQ(end.load(), int(ReadEnd::kEof)) << "tcp variant " << variant;
+    ledger.Check("tcp variant " + std::to_string(variant));
+    std::string why;
+    const long long answered = AnsweredInLog(h, "test#1", &why);
+    EXPECT_EQ(answered, (long long)ledger.got_count()) << "tcp variant " << variant << " (" << why << ")";
   }
 }
 

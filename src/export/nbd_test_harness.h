@@ -4,6 +4,8 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cstdio>
@@ -71,6 +73,32 @@ class ServerHarness {
     const std::string peer = "test#" + std::to_string(++connections_);
     OnReactor([this, server_fd, peer] { server_->Adopt(server_fd, peer); });
     return sv[0];
+  }
+  // The same over TCP on the loopback interface (accepted here, adopted by the server);
+  // `client_rcvbuf` > 0 sets the client's SO_RCVBUF before it connects. -1 on failure.
+  int ConnectTcp(int client_rcvbuf = 0) {
+    const int l = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    if (l < 0 || ::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || ::listen(l, 1) != 0 ||
+        ::getsockname(l, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      if (l >= 0) ::close(l);
+      return -1;
+    }
+    const int c = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (client_rcvbuf > 0) ::setsockopt(c, SOL_SOCKET, SO_RCVBUF, &client_rcvbuf, sizeof(client_rcvbuf));
+    const bool ok = ::connect(c, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+    const int server_fd = ok ? ::accept4(l, nullptr, nullptr, SOCK_CLOEXEC) : -1;
+    ::close(l);
+    if (server_fd < 0) {
+      ::close(c);
+      return -1;
+    }
+    const std::string peer = "test#" + std::to_string(++connections_);
+    OnReactor([this, server_fd, peer] { server_->Adopt(server_fd, peer); });
+    return c;
   }
   // Runs `fn` on the reactor thread and waits for it.
   void OnReactor(std::function<void()> fn) {

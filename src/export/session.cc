@@ -1,10 +1,13 @@
 // One NBD connection (see session.h).
 #include "export/session.h"
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <cstdlib>
 #include <optional>
 #include <vector>
@@ -23,6 +26,7 @@ using namespace proto;
 namespace {
 
 constexpr uint32_t kMaxWriteDrain = 128u << 20;  // larger WRITE payloads: hard close
+constexpr uint64_t kLingerPollNs = 5'000'000;     // Linger: how often the send queue is checked
 
 }  // namespace
 
@@ -59,6 +63,7 @@ io::Task<void> NbdSession::StopDeadline() {
 }
 
 void NbdSession::HardClose() {
+  hard_closed_ = true;
   ::shutdown(fd_, SHUT_RDWR);  // fails pending and later sends; the fd stays ours until Run ends
 }
 
@@ -69,8 +74,33 @@ io::Task<void> NbdSession::Run() {
   all.push_back(Main());
   all.push_back(StopDeadline());
   co_await io::WhenAll(std::move(all));
+  co_await Linger();
   ::close(fd_);
   fd_ = -1;
+}
+
+io::Task<void> NbdSession::Linger() {
+  int domain = 0;
+  socklen_t len = sizeof(domain);
+  if (options_.linger_ns == 0 || hard_closed_ ||
+      ::getsockopt(fd_, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 || domain == AF_UNIX) {
+    co_return;  // a Unix socket's replies are in the peer's queue already: a close loses none
+  }
+  ::shutdown(fd_, SHUT_WR);  // FIN after the last reply
+  std::array<uint8_t, 16384> sink{};
+  for (uint64_t waited = 0;; waited += kLingerPollNs) {
+    for (;;) {  // drop what the client still sends, without waiting for it
+      const ssize_t n = ::recv(fd_, sink.data(), sink.size(), MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        co_return;  // the client closed (or the connection is gone)
+      }
+      if (n < 0 && errno != EINTR) break;
+    }
+    int unacked = 0;
+    if (::ioctl(fd_, SIOCOUTQ, &unacked) != 0 || unacked == 0) co_return;  // all delivered
+    if (waited >= options_.linger_ns) co_return;
+    (void)co_await reactor_.Sleep(kLingerPollNs);
+  }
 }
 
 io::Task<void> NbdSession::Main() {

@@ -5,7 +5,8 @@
 // with respect to requests). A Semaphore bounds the requests in flight, from reading the
 // header until the reply is on the socket, so a client that stops reading replies stops
 // being read from. The session closes its socket only after every command it started has
-// finished, so no device I/O outlives its buffers.
+// finished, so no device I/O outlives its buffers (and, over TCP, once the client has the
+// replies: SessionOptions::linger_ns).
 #pragma once
 
 #include <cstddef>
@@ -36,6 +37,12 @@ struct SessionOptions {
   // replies, or stalls in the middle of a WRITE payload, cannot hold the server's stop
   // forever. Commands keep running on the device to their end either way. 0: no limit.
   uint64_t stop_grace_ns = 10'000'000'000;
+  // TCP only: closing a socket with unread requests in its receive queue (a stop with requests
+  // pipelined) resets the connection, which drops the replies still in the send queue. So the
+  // end is orderly: FIN after the last reply (shutdown(SHUT_WR)), then whatever the client
+  // still sends is read and dropped until it has acknowledged every reply or closed, for at
+  // most this long. Not after a hard close. 0: close at once.
+  uint64_t linger_ns = 2'000'000'000;
 };
 
 struct SessionStats {
@@ -79,6 +86,8 @@ class NbdSession {
   void HardClose();
   // Waits for RequestStop(), then for the grace period; closes hard if Main() is still busy.
   io::Task<void> StopDeadline();
+  // The orderly end of a TCP connection (SessionOptions::linger_ns).
+  io::Task<void> Linger();
 
   io::Reactor& reactor_;
   int fd_;
@@ -99,6 +108,7 @@ class NbdSession {
   io::CancelSlot deadline_slot_;
   bool main_done_ = false;
   bool deadline_hit_ = false;
+  bool hard_closed_ = false;
   SessionStats stats_;
 };
 
