@@ -5,25 +5,34 @@
 # examine shows the failed member and higher events -> run again degraded -> files verify.
 # Runs for RAID1 (2 members) and RAID10 near=2 (4 members). Needs root, /dev/fuse and loop devices.
 set -euo pipefail
-: "${MESHRAID:?}" "${WORK:?}"
-for tool in nbdfuse mkfs.xfs xfs_io losetup mount fusermount3; do
-  command -v "$tool" >/dev/null || { echo "FAIL: $tool is missing (scripts/setup installs it)"; exit 1; }
-done
+source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "FAIL: needs root"; exit 1; }
 [ -c /dev/fuse ] || { echo "FAIL: /dev/fuse is missing"; exit 1; }
+cli_begin nbdfuse mkfs.xfs xfs_io losetup mount fusermount3
 
-rm -rf "$WORK"; mkdir -p "$WORK"
+pid="" fusepid="" loop=""
+# Leaves nothing behind after a failure: each nbdfuse stack is taken down as stop_and_unmount
+# does (bounded waits, in order); one that will not let go is reported and detached lazily, so
+# that the server is not stopped under a FUSE mount that still has a loop device on it. Mount
+# points are named from the case directories, not globbed: a glob stats them, which fails on a
+# dead FUSE mount (ENOTCONN) or a shut-down XFS (EIO), and the mount would be left behind.
 cleanup() {
   set +e
-  for m in "$WORK"/*/mnt; do mountpoint -q "$m" && umount -l "$m"; done
-  for f in "$WORK"/*/fuse/nbd; do
-    for l in $(losetup -j "$f" -O NAME --noheadings 2>/dev/null); do losetup -d "$l"; done
+  local c d
+  for c in "$WORK"/*/; do
+    c=${c%/}; d=$c/fuse
+    if is_mounted "$d" || [ -n "$(nbdfuse_loops_of "$d")" ]; then
+      if ! nbdfuse_teardown "$c/mnt" "" "$d" "$fusepid"; then
+        echo "cleanup: detaching $d lazily"
+        is_mounted "$c/mnt" && umount -l "$c/mnt"
+        fusermount3 -u -z "$d"
+      fi
+    fi
   done
-  for d in "$WORK"/*/fuse; do mountpoint -q "$d" && fusermount3 -u "$d"; done
-  pkill -TERM -f "$MESHRAID run .*$WORK" 2>/dev/null
-  for m in "$WORK"/*/badfs; do mountpoint -q "$m" && umount -l "$m"; done
-  for i in "$WORK"/*/badfs.img; do
-    for l in $(losetup -j "$i" -O NAME --noheadings 2>/dev/null); do losetup -d "$l"; done
+  if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null; wait "$pid"; fi
+  for c in "$WORK"/*/; do
+    is_mounted "${c%/}/badfs" && umount -l "${c%/}/badfs"
+    for l in $(losetup -j "${c%/}/badfs.img" -O NAME --noheadings 2>/dev/null); do losetup -d "$l"; done
   done
 }
 trap cleanup EXIT
@@ -44,20 +53,23 @@ start_and_mount() {  # start_and_mount DIR MKFS(0|1) MEMBERS...
   wait_for 10 test -S "$dir/nbd.sock" || { cat "$dir/run.log"; fail "meshraid run did not start"; }
   mkdir -p "$dir/fuse" "$dir/mnt"
   nbdfuse "$dir/fuse" "nbd+unix:///vol?socket=$dir/nbd.sock" &
+  fusepid=$!
   wait_for 10 test -e "$dir/fuse/nbd" || fail "nbdfuse did not come up"
   loop=$(losetup -f --show "$dir/fuse/nbd")
   if [ "$mkfs" = 1 ]; then mkfs.xfs -q -f "$loop"; fi
   mount "$loop" "$dir/mnt"
 }
 
+# Takes the stack down in order (lib.sh nbdfuse_teardown: umount, losetup -d, wait until the
+# loop device has let go of the FUSE file, fusermount3 -u, nbdfuse exits), then stops the server.
 stop_and_unmount() {  # stop_and_unmount DIR
   local dir=$1
-  umount "$dir/mnt"
-  losetup -d "$loop"
-  fusermount3 -u "$dir/fuse"
+  nbdfuse_teardown "$dir/mnt" "$loop" "$dir/fuse" "$fusepid" || fail "teardown of $dir (see above)"
+  loop="" fusepid=""
   kill -TERM "$pid"
   local rc=0
   wait "$pid" || rc=$?
+  pid=""
   [ "$rc" = 0 ] || { cat "$dir/run.log"; fail "meshraid run exited $rc after SIGTERM"; }
   grep -q "stopped cleanly" "$dir/run.log" || fail "no clean stop in the log"
 }
