@@ -7,6 +7,7 @@
 // assemble it again from what is on the "disks".
 #pragma once
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -201,7 +202,7 @@ struct Fixture {
       o.chunk_sectors = f.chunk;
     }
     std::vector<CreateMember> cm;
-    for (int i = 0; i < f.n; ++i) cm.push_back({"m" + std::to_string(i), member_bytes / 512});
+    for (int i = 0; i < f.n; ++i) cm.push_back({fmt::format("m{}", i), member_bytes / 512});
     auto p = PlanCreate(o, cm);
     ASSERT_TRUE(p.ok()) << p.status().message();
     data_offset = p->data_offset * 512;
@@ -254,7 +255,7 @@ struct Fixture {
   // A fresh, unformatted member of the same size (for AddMember). Its input will be the next.
   std::unique_ptr<io::BlockDevice> NewMember(std::string* path) {
     size_t i = mems.size();
-    names.push_back("m" + std::to_string(i));
+    names.push_back(fmt::format("m{}", i));
     mems.push_back(std::make_unique<io::MemDevice>(
         loop.executor(), io::MemDevice::Options{.size_bytes = member_bytes, .name = names.back()}));
     auto tm = Stack(i);

@@ -2,6 +2,7 @@
 // queue). The fixture and the failure-injecting TestMember are in array_fixture_test.h.
 #include "raid/array.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <random>
@@ -177,7 +178,7 @@ TEST(Array, CrashWhileActiveIsSeenAtReassembly) {
     std::vector<MemberMetadata> md;
     for (int i = 0; i < 2; ++i) {
       MemberMetadata m;
-      m.path = "m" + std::to_string(i);
+      m.path = fmt::format("m{}", i);
       m.sb = f.Sb(i);
       md.push_back(m);
       EXPECT_EQ(f.MemberData(i, 0, flushed.size()), flushed) << "seed " << seed;

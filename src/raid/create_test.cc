@@ -1,5 +1,6 @@
 #include "raid/create.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "format/bitmap.h"
@@ -37,7 +38,7 @@ uint64_t DirtyChunks(const std::vector<uint8_t>& area) {
 
 std::vector<CreateMember> Members(int n, uint64_t sectors) {
   std::vector<CreateMember> v;
-  for (int i = 0; i < n; ++i) v.push_back({"m" + std::to_string(i), sectors});
+  for (int i = 0; i < n; ++i) v.push_back({fmt::format("m{}", i), sectors});
   return v;
 }
 
@@ -155,7 +156,7 @@ TEST(PlanCreate, RoundTripsThroughAssembly) {
     auto sb = format::Decode(plan->members[i].sb_bytes, {.device_sectors = 64 * kMiB});
     ASSERT_TRUE(sb.ok()) << sb.status().message();
     MemberMetadata m;
-    m.path = "m" + std::to_string(i);
+    m.path = fmt::format("m{}", i);
     m.device_sectors = 64 * kMiB;
     m.sb = *sb;
     md.push_back(m);
