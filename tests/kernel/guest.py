@@ -2,7 +2,8 @@
 """Runs one test script inside a throw-away Linux 6.12 guest under qemu TCG (never KVM).
 
     guest.py --run-dir DIR [--disk NAME=IMAGE]... [--file PATH]... [--timeout S]
-             [--meshraid BIN] [--cache DIR] SCRIPT [ARG...]
+             [--meshraid BIN] [--cache DIR] [--kernel VMLINUZ] [--append ARGS]
+             SCRIPT [ARG...]
 
 The guest boots Debian 12's 6.12 kernel with the initramfs of prepare.sh, plus a per-run layer
 that holds the meshraid binary (with the libraries the base lacks), SCRIPT as /test/main.sh, each
@@ -140,6 +141,8 @@ def main():
     ap.add_argument("--meshraid", default=os.environ.get("MESHRAID"))
     ap.add_argument("--cache", default=os.environ.get("MESHRAID_GUEST_CACHE") or
                     os.path.expanduser("~/.cache/meshraid/kernel-guest"))
+    ap.add_argument("--kernel", help="boot this kernel image instead of the prepared one")
+    ap.add_argument("--append", default="", help="more kernel command line")
     ap.add_argument("--mem", default="2G")
     ap.add_argument("--smp", default="2")
     ap.add_argument("script")
@@ -155,6 +158,7 @@ def main():
     if prep.returncode != 0:
         fail("prepare.sh failed: the guest cannot boot")
     vmlinuz, base = open(os.path.join(o.cache, "current")).read().split()
+    vmlinuz = o.kernel or vmlinuz
     base_list = set(open(base[:-len(".cpio")] + ".list").read().split())
 
     run = os.path.abspath(o.run_dir)
@@ -172,7 +176,7 @@ def main():
            "-display", "none", "-monitor", "none", "-no-reboot", "-nodefaults",
            "-serial", f"file:{run}/console.log",
            "-kernel", vmlinuz, "-initrd", initrd,
-           "-append", "console=ttyS0 panic=1 oops=panic loglevel=6",
+           "-append", f"console=ttyS0 panic=1 oops=panic loglevel=6 {o.append}".strip(),
            "-virtfs", f"local,path={out},mount_tag=out,security_model=none,id=out"]
     for i, d in enumerate(o.disk):
         name, sep, image = d.partition("=")
