@@ -1,5 +1,7 @@
 #include "io/sync_file.h"
 
+#include "io/member_device.h"
+
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
@@ -12,6 +14,7 @@
 namespace meshraid::io {
 
 Result<SyncFile> SyncFile::Open(const std::string& path, Mode mode) {
+  if (IsRemoteMember(path)) return OpenRemote(path);
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return Status::FromErrno(errno, path);
   bool block = S_ISBLK(st.st_mode);
@@ -35,13 +38,15 @@ Result<SyncFile> SyncFile::Open(const std::string& path, Mode mode) {
 }
 
 SyncFile::SyncFile(SyncFile&& o) noexcept
-    : path_(std::move(o.path_)), fd_(o.fd_), size_(o.size_), block_device_(o.block_device_) {
+    : remote_(std::move(o.remote_)), path_(std::move(o.path_)), fd_(o.fd_), size_(o.size_),
+      block_device_(o.block_device_) {
   o.fd_ = -1;
 }
 
 SyncFile& SyncFile::operator=(SyncFile&& o) noexcept {
   if (this != &o) {
     if (fd_ >= 0) ::close(fd_);
+    remote_ = std::move(o.remote_);
     path_ = std::move(o.path_);
     fd_ = o.fd_;
     size_ = o.size_;
@@ -56,6 +61,7 @@ SyncFile::~SyncFile() {
 }
 
 Status SyncFile::ReadAt(uint64_t offset, std::span<uint8_t> buf) const {
+  if (remote_) return RemoteRead(offset, buf);
   size_t done = 0;
   while (done < buf.size()) {
     ssize_t n = ::pread(fd_, buf.data() + done, buf.size() - done, off_t(offset + done));
@@ -74,6 +80,7 @@ Status SyncFile::ReadAt(uint64_t offset, std::span<uint8_t> buf) const {
 }
 
 Status SyncFile::WriteAt(uint64_t offset, std::span<const uint8_t> buf) const {
+  if (remote_) return RemoteWrite(offset, buf);
   size_t done = 0;
   while (done < buf.size()) {
     ssize_t n = ::pwrite(fd_, buf.data() + done, buf.size() - done, off_t(offset + done));
@@ -87,6 +94,7 @@ Status SyncFile::WriteAt(uint64_t offset, std::span<const uint8_t> buf) const {
 }
 
 Status SyncFile::Sync() const {
+  if (remote_) return RemoteSync();
   if (::fsync(fd_) != 0) return Status::FromErrno(errno, "fsync " + path_);
   return Status::Ok();
 }

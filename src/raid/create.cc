@@ -171,8 +171,13 @@ Result<CreatePlan> CreateArray(const CreateOptions& opts, const std::vector<std:
       }
       return f.status();
     }
+    if (f->remote()) {  // a remote member is known by its URI
+      for (const CreateMember& m : sizes) {
+        if (m.name == p) return Status::InvalidArgument(fmt::format("{}: member given twice", p));
+      }
+    }
     struct stat st {};
-    if (::fstat(f->fd(), &st) == 0) {
+    if (!f->remote() && ::fstat(f->fd(), &st) == 0) {
       std::pair<dev_t, ino_t> id = f->is_block_device() ? std::pair<dev_t, ino_t>{st.st_rdev, 0}
                                                         : std::pair<dev_t, ino_t>{st.st_dev, st.st_ino};
       if (std::find(seen.begin(), seen.end(), id) != seen.end()) {

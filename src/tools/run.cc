@@ -16,9 +16,10 @@
 #include "export/nbd_server.h"
 #include "io/clock.h"
 #include "io/file_device.h"
-#include "io/nbd_device.h"
+#include "io/member_device.h"
 #include "io/reactor.h"
 #include "raid/array.h"
+#include "raid/device_source.h"
 #include "tools/signals.h"
 #include "tools/verbs.h"
 
@@ -42,48 +43,12 @@ void Log(const std::string& name, const std::string& line) {
   fmt::print(stderr, "{} meshraid[{}]: {}\n", when, name, line);
 }
 
-bool IsNbdUri(const std::string& m) { return m.rfind("nbd://", 0) == 0 || m.rfind("nbd+unix://", 0) == 0; }
-
-// A connected remote member read synchronously at start-up (before the reactor runs).
-class DeviceSource : public raid::MetadataSource {
- public:
-  DeviceSource(io::Reactor& reactor, io::BlockDevice& dev, std::string path)
-      : reactor_(reactor), dev_(dev), path_(std::move(path)) {}
-  const std::string& path() const override { return path_; }
-  uint64_t size_bytes() const override { return dev_.info().size_bytes; }
-  Status ReadAt(uint64_t offset, std::span<uint8_t> buf) const override {
-    // Round out to the device's block size.
-    uint64_t lbs = dev_.info().logical_block_size;
-    uint64_t start = offset / lbs * lbs;
-    uint64_t end = (offset + buf.size() + lbs - 1) / lbs * lbs;
-    std::vector<uint8_t> tmp(end - start);
-    Status s = reactor_.RunUntilComplete(dev_.Read(start, tmp));
-    if (!s.ok()) return s;
-    std::copy_n(tmp.begin() + long(offset - start), buf.size(), buf.begin());
-    return Status::Ok();
-  }
-
- private:
-  io::Reactor& reactor_;
-  io::BlockDevice& dev_;
-  std::string path_;
-};
-
-// A member added or re-added at run time (manage): an NBD URI is connected, a path opened.
+// A member added or re-added at run time (manage): a remote URI is connected, a path opened.
 io::Task<Result<std::unique_ptr<io::BlockDevice>>> OpenMember(io::Reactor& reactor, std::string p) {
-  if (IsNbdUri(p)) {
-    io::NbdDevice::Options no;
-    no.log = [p](std::string_view l) { Log("member", p + ": " + std::string(l)); };
-    auto dev = co_await io::NbdDevice::Connect(reactor, p, no);
-    if (!dev.ok() && dev.status().message().find(p) == std::string::npos) {
-      co_return dev.status().WithPrefix(p);
-    }
-    if (!dev.ok()) co_return dev.status();
-    co_return std::unique_ptr<io::BlockDevice>(std::move(dev).value());
-  }
-  auto dev = io::FileDevice::Open(reactor, p, {});
-  if (!dev.ok()) co_return dev.status();
-  co_return std::unique_ptr<io::BlockDevice>(std::move(dev).value());
+  io::MemberDeviceOptions o;
+  o.log = [p](std::string_view l) { Log("member", p + ": " + std::string(l)); };
+  auto open = io::OpenMemberDevice(reactor, p, std::move(o));  // named: see io/task.h
+  co_return co_await std::move(open);
 }
 
 // "nbd+unix:///NAME?socket=PATH" -> (NAME, PATH).
@@ -151,14 +116,12 @@ Status RunArray(const RunArgs& a) {
   } close_remote{*reactor, remote};
   for (size_t i = 0; i < a.members.size(); ++i) {
     const std::string& p = a.members[i];
-    if (IsNbdUri(p)) {
-      io::NbdDevice::Options no;
-      no.log = [p](std::string_view l) { Log("member", p + ": " + std::string(l)); };
-      auto dev = reactor->RunUntilComplete(io::NbdDevice::Connect(*reactor, p, no));
-      if (!dev.ok()) return dev.status().WithPrefix(p);
+    if (io::IsRemoteMember(p)) {
+      auto dev = reactor->RunUntilComplete(OpenMember(*reactor, p));
+      if (!dev.ok()) return dev.status();
       remote[i] = std::move(dev).value();
       MESHRAID_ASSIGN_OR_RETURN(raid::MemberMetadata m,
-                                raid::ReadMemberMetadata(DeviceSource(*reactor, *remote[i], p)));
+                                raid::ReadMemberMetadata(raid::DeviceSource(*reactor, *remote[i], p)));
       metadata.push_back(std::move(m));
     } else {
       MESHRAID_ASSIGN_OR_RETURN(raid::MemberMetadata m, raid::ReadMemberMetadata(p));
