@@ -9,7 +9,7 @@ namespace meshraid::exports {
 
 using namespace proto;
 
-Handshake::Handshake(SocketReader& reader, ReplyWriter& writer, const Export& e,
+Handshake::Handshake(io::SocketReader& reader, io::SocketWriter& writer, const Export& e,
                      const ExportParams& p, const bool& stopping, uint32_t max_options)
     : reader_(reader), writer_(writer), export_(e), params_(p), stopping_(stopping),
       max_options_(max_options) {}

@@ -10,8 +10,8 @@
 #include <string>
 
 #include "export/nbd_export.h"
-#include "export/reply_writer.h"
-#include "export/socket_reader.h"
+#include "io/socket_reader.h"
+#include "io/socket_writer.h"
 #include "io/task.h"
 #include "proto/nbd_option.h"
 
@@ -27,7 +27,7 @@ class Handshake {
  public:
   // Options after the first `max_options` (a DoS bound, as nbdkit's budget) close the
   // connection. `stopping` is read before each option (true: ERR_SHUTDOWN).
-  Handshake(SocketReader& reader, ReplyWriter& writer, const Export& e, const ExportParams& p,
+  Handshake(io::SocketReader& reader, io::SocketWriter& writer, const Export& e, const ExportParams& p,
             const bool& stopping, uint32_t max_options = 64);
 
   io::Task<HandshakeResult> Run();
@@ -42,8 +42,8 @@ class Handshake {
   io::Task<Next> Handle(const proto::ParsedOption& p, std::string* why);
   io::Task<Status> SendInfos(const proto::ParsedOption& p);
 
-  SocketReader& reader_;
-  ReplyWriter& writer_;
+  io::SocketReader& reader_;
+  io::SocketWriter& writer_;
   const Export& export_;
   const ExportParams& params_;
   const bool& stopping_;

@@ -1,7 +1,7 @@
 // NbdSession: one client connection, from greeting to close, as one coroutine. After the
 // handshake the session reads requests one at a time (the only Recv on the socket), validates
 // each with proto::ValidateRequest, reads or drains a WRITE's payload, and runs the command
-// in its own coroutine; replies go through the ReplyWriter in completion order (out of order
+// in its own coroutine; replies go through the SocketWriter in completion order (out of order
 // with respect to requests). A Semaphore bounds the requests in flight, from reading the
 // header until the reply is on the socket, so a client that stops reading replies stops
 // being read from. The session closes its socket only after every command it started has
@@ -17,10 +17,10 @@
 #include <string_view>
 
 #include "export/nbd_export.h"
-#include "export/reply_writer.h"
 #include "export/request_executor.h"
-#include "export/socket_reader.h"
 #include "io/reactor.h"
+#include "io/socket_reader.h"
+#include "io/socket_writer.h"
 #include "io/sync.h"
 #include "io/task.h"
 #include "proto/nbd_request.h"
@@ -96,8 +96,8 @@ class NbdSession {
   SessionOptions options_;
   std::string peer_;
   LogFn log_;
-  SocketReader reader_;
-  ReplyWriter writer_;
+  io::SocketReader reader_;
+  io::SocketWriter writer_;
   RequestExecutor executor_;
   io::Semaphore permits_;
   bool structured_ = false;

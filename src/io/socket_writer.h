@@ -1,7 +1,8 @@
-// ReplyWriter: the sending half of one NBD connection. Any number of coroutines queue byte
-// sequences with Send(); one writer loop (Run) sends them in queue order with one SENDMSG in
-// flight at a time (nbd-io.md §4.3), gathering everything queued into one iovec array and
-// resubmitting the rest after a short send. A sequence is never interleaved with another.
+// SocketWriter: the sending half of one stream socket (an NBD or NVMe/TCP connection). Any
+// number of coroutines queue byte sequences with Send(); one writer loop (Run) sends them in
+// queue order with one SENDMSG in flight at a time (nbd-io.md §4.3), gathering everything
+// queued into one iovec array and resubmitting the rest after a short send. A sequence is
+// never interleaved with another.
 #pragma once
 
 #include <sys/uio.h>
@@ -15,13 +16,13 @@
 #include "io/task.h"
 #include "util/status.h"
 
-namespace meshraid::exports {
+namespace meshraid::io {
 
-class ReplyWriter {
+class SocketWriter {
  public:
-  ReplyWriter(io::Reactor& reactor, int fd);
-  ReplyWriter(const ReplyWriter&) = delete;
-  ReplyWriter& operator=(const ReplyWriter&) = delete;
+  SocketWriter(Reactor& reactor, int fd);
+  SocketWriter(const SocketWriter&) = delete;
+  SocketWriter& operator=(const SocketWriter&) = delete;
 
   struct Pending {
     std::span<const iovec> parts;
@@ -32,7 +33,7 @@ class ReplyWriter {
 
   class [[nodiscard]] SendAwaiter {
    public:
-    SendAwaiter(ReplyWriter& w, std::span<const iovec> parts) : writer_(w) { node_.parts = parts; }
+    SendAwaiter(SocketWriter& w, std::span<const iovec> parts) : writer_(w) { node_.parts = parts; }
     bool await_ready() const noexcept { return !writer_.status_.ok() || writer_.finished_; }
     void await_suspend(std::coroutine_handle<> h) {
       node_.waiter = h;
@@ -41,7 +42,7 @@ class ReplyWriter {
     Status await_resume() const { return node_.waiter ? node_.result : writer_.Refusal(); }
 
    private:
-    ReplyWriter& writer_;
+    SocketWriter& writer_;
     Pending node_;
   };
 
@@ -52,7 +53,7 @@ class ReplyWriter {
 
   // The writer loop: runs until Close() was called and the queue is empty, or until a send
   // fails (everything queued then completes with that error).
-  io::Task<void> Run();
+  Task<void> Run();
   // Lets Run() finish once everything queued so far is sent.
   void Close();
 
@@ -68,13 +69,13 @@ class ReplyWriter {
   Pending* Pop();
   void Complete(Pending* p, Status s);
   Status Refusal() const;
-  io::Task<Status> SendAll(std::span<iovec> iov);
+  Task<Status> SendAll(std::span<iovec> iov);
 
-  io::Reactor& reactor_;
+  Reactor& reactor_;
   int fd_;
   Pending* head_ = nullptr;
   Pending* tail_ = nullptr;
-  io::Event wake_;
+  Event wake_;
   bool closing_ = false;
   bool finished_ = false;  // Run() returned: Send fails at once
   Status status_;
@@ -82,4 +83,4 @@ class ReplyWriter {
   uint64_t sendmsg_calls_ = 0;
 };
 
-}  // namespace meshraid::exports
+}  // namespace meshraid::io

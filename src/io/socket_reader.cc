@@ -1,5 +1,5 @@
 // Buffered socket reads for one connection (see socket_reader.h).
-#include "export/socket_reader.h"
+#include "io/socket_reader.h"
 
 #include <sys/socket.h>
 
@@ -7,9 +7,9 @@
 #include <cerrno>
 #include <cstring>
 
-namespace meshraid::exports {
+namespace meshraid::io {
 
-SocketReader::SocketReader(io::Reactor& reactor, int fd)
+SocketReader::SocketReader(Reactor& reactor, int fd)
     : reactor_(reactor), fd_(fd), buf_(std::make_unique<uint8_t[]>(kBufferBytes)) {}
 
 void SocketReader::Cancel() {
@@ -17,7 +17,7 @@ void SocketReader::Cancel() {
   reactor_.Cancel(slot_);
 }
 
-io::Task<Result<size_t>> SocketReader::RecvOnce(std::span<uint8_t> into, int flags) {
+Task<Result<size_t>> SocketReader::RecvOnce(std::span<uint8_t> into, int flags) {
   if (cancelled_) co_return Status::Aborted("connection reader cancelled");
   for (;;) {
     io::OpResult r = co_await reactor_.Recv(fd_, into, flags, &slot_);
@@ -28,7 +28,7 @@ io::Task<Result<size_t>> SocketReader::RecvOnce(std::span<uint8_t> into, int fla
   }
 }
 
-io::Task<Result<size_t>> SocketReader::ReadFull(std::span<uint8_t> out) {
+Task<Result<size_t>> SocketReader::ReadFull(std::span<uint8_t> out) {
   size_t have = std::min(out.size(), buffered());
   std::memcpy(out.data(), buf_.get() + begin_, have);
   begin_ += have;
@@ -54,7 +54,7 @@ io::Task<Result<size_t>> SocketReader::ReadFull(std::span<uint8_t> out) {
   co_return have;
 }
 
-io::Task<Result<uint64_t>> SocketReader::Skip(uint64_t n) {
+Task<Result<uint64_t>> SocketReader::Skip(uint64_t n) {
   uint64_t done = std::min<uint64_t>(n, buffered());
   begin_ += done;
   while (done < n) {
@@ -68,4 +68,4 @@ io::Task<Result<uint64_t>> SocketReader::Skip(uint64_t n) {
   co_return done;
 }
 
-}  // namespace meshraid::exports
+}  // namespace meshraid::io

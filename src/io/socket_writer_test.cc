@@ -1,5 +1,5 @@
-// ReplyWriter on its own: queue order, gathering, short sends and a broken peer.
-#include "export/reply_writer.h"
+// SocketWriter on its own: queue order, gathering, short sends and a broken peer.
+#include "io/socket_writer.h"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -8,31 +8,40 @@
 #include <thread>
 #include <vector>
 
-#include "export/raw_nbd_client.h"
 #include "io/gate.h"
 #include "io/when_all.h"
 
-namespace meshraid::exports {
+namespace meshraid::io {
 namespace {
 
-using testing::Pattern;
+std::vector<uint8_t> Pattern(size_t n, uint32_t seed) {
+  std::vector<uint8_t> v(n);
+  uint32_t x = seed * 2654435761u + 1;
+  for (auto& b : v) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    b = uint8_t(x);
+  }
+  return v;
+}
 
-io::Task<void> SendParts(ReplyWriter& w, std::vector<std::vector<uint8_t>> parts, Status* out) {
+Task<void> SendParts(SocketWriter& w, std::vector<std::vector<uint8_t>> parts, Status* out) {
   std::vector<iovec> iov;
   for (auto& p : parts) iov.push_back({p.data(), p.size()});
   *out = co_await w.Send(iov);
 }
 
-io::Task<void> CloseSoon(io::Reactor& r, ReplyWriter& w) {
+Task<void> CloseSoon(Reactor& r, SocketWriter& w) {
   for (int i = 0; i < 3; ++i) co_await io::Yield(r);
   w.Close();
 }
 
 // Runs the writer, one SendParts per sequence (each split in two parts) and a late Close().
-io::Task<void> SendAllThenClose(io::Reactor& r, ReplyWriter& w,
+Task<void> SendAllThenClose(Reactor& r, SocketWriter& w,
                                 const std::vector<std::vector<uint8_t>>& seqs,
                                 std::vector<Status>* results) {
-  std::vector<io::Task<void>> t;
+  std::vector<Task<void>> t;
   t.push_back(w.Run());
   for (size_t i = 0; i < seqs.size(); ++i) {
     const auto& s = seqs[i];
@@ -45,8 +54,8 @@ io::Task<void> SendAllThenClose(io::Reactor& r, ReplyWriter& w,
   co_await io::WhenAll(std::move(t));
 }
 
-io::Task<void> SendToGonePeer(ReplyWriter& w, Status* first, Status* later) {
-  std::vector<io::Task<void>> t;
+Task<void> SendToGonePeer(SocketWriter& w, Status* first, Status* later) {
+  std::vector<Task<void>> t;
   t.push_back(w.Run());
   std::vector<std::vector<uint8_t>> one(1, Pattern(100, 1)), two(1, Pattern(100, 2));
   t.push_back(SendParts(w, std::move(one), first));
@@ -54,8 +63,8 @@ io::Task<void> SendToGonePeer(ReplyWriter& w, Status* first, Status* later) {
   co_await SendParts(w, std::move(two), later);
 }
 
-TEST(ReplyWriterTest, LargeSequencesArriveWholeAndInQueueOrderDespiteShortSends) {
-  auto reactor = std::move(io::Reactor::Create()).value();
+TEST(SocketWriterTest, LargeSequencesArriveWholeAndInQueueOrderDespiteShortSends) {
+  auto reactor = std::move(Reactor::Create()).value();
   int sv[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
   const int small = 4096;
@@ -65,12 +74,17 @@ TEST(ReplyWriterTest, LargeSequencesArriveWholeAndInQueueOrderDespiteShortSends)
   for (auto& s : seqs) expected.insert(expected.end(), s.begin(), s.end());
   std::vector<uint8_t> got;
   const int peer = sv[1];
-  std::thread reader([&got, &expected, peer] {
-    testing::RawClient c(peer);
-    auto b = c.Recv(expected.size());
-    if (b) got = std::move(*b);
+  std::thread reader([&got, &expected, peer] {  // a plain blocking reader
+    got.resize(expected.size());
+    size_t done = 0;
+    while (done < got.size()) {
+      const ssize_t n = ::recv(peer, got.data() + done, got.size() - done, 0);
+      if (n <= 0) break;
+      done += size_t(n);
+    }
+    got.resize(done);
   });
-  ReplyWriter w(*reactor, sv[0]);
+  SocketWriter w(*reactor, sv[0]);
   std::vector<Status> results(seqs.size());
   reactor->RunUntilComplete(SendAllThenClose(*reactor, w, seqs, &results));
   reader.join();
@@ -81,12 +95,12 @@ TEST(ReplyWriterTest, LargeSequencesArriveWholeAndInQueueOrderDespiteShortSends)
   ::close(sv[0]);
 }
 
-TEST(ReplyWriterTest, APeerThatIsGoneFailsEverySendAndLaterOnesAtOnce) {
-  auto reactor = std::move(io::Reactor::Create()).value();
+TEST(SocketWriterTest, APeerThatIsGoneFailsEverySendAndLaterOnesAtOnce) {
+  auto reactor = std::move(Reactor::Create()).value();
   int sv[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
   ::close(sv[1]);
-  ReplyWriter w(*reactor, sv[0]);
+  SocketWriter w(*reactor, sv[0]);
   Status first, later;
   reactor->RunUntilComplete(SendToGonePeer(w, &first, &later));
   EXPECT_FALSE(first.ok());
@@ -96,4 +110,4 @@ TEST(ReplyWriterTest, APeerThatIsGoneFailsEverySendAndLaterOnesAtOnce) {
 }
 
 }  // namespace
-}  // namespace meshraid::exports
+}  // namespace meshraid::io

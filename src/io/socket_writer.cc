@@ -1,23 +1,23 @@
 // One-send-in-flight reply queue (see reply_writer.h).
-#include "export/reply_writer.h"
+#include "io/socket_writer.h"
 
 #include <sys/socket.h>
 
 #include <cerrno>
 #include <vector>
 
-namespace meshraid::exports {
+namespace meshraid::io {
 
-ReplyWriter::ReplyWriter(io::Reactor& reactor, int fd) : reactor_(reactor), fd_(fd), wake_(reactor) {}
+SocketWriter::SocketWriter(Reactor& reactor, int fd) : reactor_(reactor), fd_(fd), wake_(reactor) {}
 
-void ReplyWriter::Push(Pending* p) {
+void SocketWriter::Push(Pending* p) {
   p->next = nullptr;
   (tail_ ? tail_->next : head_) = p;
   tail_ = p;
   wake_.Set();
 }
 
-ReplyWriter::Pending* ReplyWriter::Pop() {
+SocketWriter::Pending* SocketWriter::Pop() {
   Pending* p = head_;
   if (p) {
     head_ = p->next;
@@ -26,21 +26,21 @@ ReplyWriter::Pending* ReplyWriter::Pop() {
   return p;
 }
 
-void ReplyWriter::Complete(Pending* p, Status s) {
+void SocketWriter::Complete(Pending* p, Status s) {
   p->result = std::move(s);
   reactor_.Schedule(p->waiter);
 }
 
-Status ReplyWriter::Refusal() const {
+Status SocketWriter::Refusal() const {
   return status_.ok() ? Status::Unavailable("NBD reply writer closed") : status_;
 }
 
-void ReplyWriter::Close() {
+void SocketWriter::Close() {
   closing_ = true;
   wake_.Set();
 }
 
-io::Task<Status> ReplyWriter::SendAll(std::span<iovec> iov) {
+Task<Status> SocketWriter::SendAll(std::span<iovec> iov) {
   size_t i = 0;
   while (i < iov.size()) {
     if (iov[i].iov_len == 0) {
@@ -74,7 +74,7 @@ io::Task<Status> ReplyWriter::SendAll(std::span<iovec> iov) {
   co_return Status::Ok();
 }
 
-io::Task<void> ReplyWriter::Run() {
+Task<void> SocketWriter::Run() {
   std::vector<iovec> iov;
   std::vector<Pending*> batch;
   while (status_.ok()) {
@@ -101,4 +101,4 @@ io::Task<void> ReplyWriter::Run() {
   finished_ = true;
 }
 
-}  // namespace meshraid::exports
+}  // namespace meshraid::io
