@@ -4,6 +4,7 @@
 
 #include "io/file_device.h"
 #include "io/nbd_device.h"
+#include "io/nvme_tcp_device.h"
 
 namespace meshraid::io {
 namespace {
@@ -23,6 +24,7 @@ Result<std::unique_ptr<BlockDevice>> Widen(Result<std::unique_ptr<Dev>> r, const
 
 MemberKind MemberKindOf(std::string_view spec) {
   if (Starts(spec, "nbd://") || Starts(spec, "nbd+unix://")) return MemberKind::kNbd;
+  if (Starts(spec, "nvme+tcp://")) return MemberKind::kNvmeTcp;
   return MemberKind::kLocal;
 }
 
@@ -33,6 +35,12 @@ Task<Result<std::unique_ptr<BlockDevice>>> OpenMemberDevice(Reactor& reactor, st
       NbdDevice::Options no;
       no.log = options.log;
       auto dev = co_await NbdDevice::Connect(reactor, spec, no);
+      co_return Widen(std::move(dev), spec);
+    }
+    case MemberKind::kNvmeTcp: {
+      NvmeTcpDevice::Options no;
+      no.log = options.log;
+      auto dev = co_await NvmeTcpDevice::Connect(reactor, spec, no);
       co_return Widen(std::move(dev), spec);
     }
     case MemberKind::kLocal:

@@ -1,6 +1,7 @@
 // Opening a member by what the user typed: a local path (file or block device, io_uring) or a
 // remote URI:
 //   nbd://HOST[:PORT]/EXPORT, nbd+unix:///EXPORT?socket=PATH       (NbdDevice, libnbd)
+//   nvme+tcp://HOST:PORT/SUBNQN[?nsid=N&hostnqn=NQN&digest=...]      (NvmeTcpDevice)
 // One place decides which backend a spec means, for `run`, `manage --add/--replace` and the
 // offline tools (create, examine, cat: through SyncFile).
 #pragma once
@@ -17,7 +18,7 @@
 
 namespace meshraid::io {
 
-enum class MemberKind { kLocal, kNbd };
+enum class MemberKind { kLocal, kNbd, kNvmeTcp };
 
 // The backend a member spec names (by its URI scheme; anything else is a local path).
 MemberKind MemberKindOf(std::string_view spec);
