@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <ctime>
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -14,12 +15,14 @@
 #include "control/run_dir.h"
 #include "control/server.h"
 #include "export/nbd_server.h"
+#include "export/nvme_target.h"
 #include "io/clock.h"
 #include "io/file_device.h"
 #include "io/member_device.h"
 #include "io/reactor.h"
 #include "raid/array.h"
 #include "raid/device_source.h"
+#include "tools/nvme_export.h"
 #include "tools/signals.h"
 #include "tools/verbs.h"
 
@@ -31,8 +34,9 @@ struct RunArgs {
   std::string barrier = "bucket";
   uint64_t sync_speed_min = raid::SyncOptions{}.speed_min_kib;
   uint64_t sync_speed_max = raid::SyncOptions{}.speed_max_kib;
-  std::string export_uri;
+  std::vector<std::string> exports;  // nbd+unix:// and nvme+tcp:// URIs
   std::string listen;
+  tools::NvmeAccess nvme_access;
   std::vector<std::string> members;
 };
 
@@ -68,17 +72,21 @@ std::string ShortName(const std::string& set_name) {
   return c == std::string::npos ? set_name : set_name.substr(c + 1);
 }
 
-io::Task<Status> Serve(io::Reactor& reactor, raid::Array& array, exports::NbdServer& server,
-                       control::ControlServer& control, control::ArrayHandler& handler,
-                       StopSignals& signals, const std::string& name) {
-  server.Start();
-  Log(name, fmt::format("serving {} bytes as NBD export '{}' on {}", array.info().size_bytes,
-                        server.exported().name, server.address()));
+io::Task<Status> Serve(io::Reactor& reactor, raid::Array& array, exports::NbdServer* nbd,
+                       exports::NvmeTarget* nvme, control::ControlServer& control,
+                       control::ArrayHandler& handler, StopSignals& signals, const std::string& name) {
+  if (nbd != nullptr) {
+    nbd->Start();
+    Log(name, fmt::format("serving {} bytes as NBD export '{}' on {}", array.info().size_bytes,
+                          nbd->exported().name, nbd->address()));
+  }
+  if (nvme != nullptr) nvme->Start();
   std::string sig = co_await signals.Wait(reactor);
   Log(name, sig + ": draining in-flight I/O");
   control.Stop();
   co_await handler.Close();  // a member being added or re-added finishes first
-  co_await server.Stop();
+  if (nbd != nullptr) co_await nbd->Stop();
+  if (nvme != nullptr) co_await nvme->Stop();
   // Where the reads went, per member (the read balancer at work).
   uint64_t total = 0;
   for (size_t i = 0; i < array.member_count(); ++i) total += array.member_stats(i).reads;
@@ -135,12 +143,24 @@ Status RunArray(const RunArgs& a) {
   exports::Export e;
   e.description = fmt::format("meshraid array {} (UUID {})", plan.reference.Name(),
                               format::UuidMdadm(plan.reference.set_uuid));
+  std::optional<NvmeExportSpec> nvme_spec;
+  std::string nbd_uri;
+  for (const std::string& x : a.exports) {
+    if (x.rfind("nvme+tcp://", 0) == 0) {
+      if (nvme_spec) return Status::InvalidArgument("--export: one nvme+tcp:// export per array");
+      MESHRAID_ASSIGN_OR_RETURN(nvme_spec, ParseNvmeExport(x));
+    } else {
+      if (!nbd_uri.empty()) return Status::InvalidArgument("--export: one NBD export per array");
+      nbd_uri = x;
+    }
+  }
+  const bool want_nbd = !nbd_uri.empty() || !a.listen.empty() || !nvme_spec;
   if (!a.listen.empty()) {
-    if (!a.export_uri.empty()) return Status::InvalidArgument("give --export or --listen, not both");
+    if (!nbd_uri.empty()) return Status::InvalidArgument("give an nbd+unix:// --export or --listen, not both");
     MESHRAID_ASSIGN_OR_RETURN(so.listen, exports::ListenAddress::ParseTcp(a.listen));
     e.name = name;
-  } else if (!a.export_uri.empty()) {
-    MESHRAID_ASSIGN_OR_RETURN(auto parsed, ParseUnixUri(a.export_uri));
+  } else if (!nbd_uri.empty()) {
+    MESHRAID_ASSIGN_OR_RETURN(auto parsed, ParseUnixUri(nbd_uri));
     e.name = parsed.first;
     so.listen = exports::ListenAddress::Unix(parsed.second);
   } else {
@@ -205,10 +225,26 @@ Status RunArray(const RunArgs& a) {
                           std::move(members), std::move(ao)));
   e.device = array.get();
   e.zeroes_fast = false;
-  auto server = exports::NbdServer::Create(*reactor, e, std::move(so));
-  if (!server.ok()) {
-    (void)reactor->RunUntilComplete(array->Close());
-    return server.status();
+  std::unique_ptr<exports::NbdServer> nbd;
+  std::unique_ptr<exports::NvmeTarget> nvme;
+  if (want_nbd) {
+    auto server = exports::NbdServer::Create(*reactor, e, std::move(so));
+    if (!server.ok()) {
+      (void)reactor->RunUntilComplete(array->Close());
+      return server.status();
+    }
+    nbd = std::move(server).value();
+  }
+  if (nvme_spec) {
+    std::array<uint8_t, 16> id{};
+    std::copy(plan.reference.set_uuid.begin(), plan.reference.set_uuid.end(), id.begin());
+    auto target = OpenNvmeTarget(*reactor, *nvme_spec, *array, id, a.nvme_access,
+                                 [name](std::string_view l) { Log(name, std::string(l)); });
+    if (!target.ok()) {
+      (void)reactor->RunUntilComplete(array->Close());
+      return target.status().WithPrefix("--export=nvme+tcp://");
+    }
+    nvme = std::move(target).value();
   }
   Log(name, fmt::format("assembled {} with {} members, events {}",
                         plan.geometry.level() == 1 ? "raid1" : "raid10",
@@ -226,7 +262,8 @@ Status RunArray(const RunArgs& a) {
     return ctl.status();
   }
   Log(name, "control socket " + (*ctl)->path());
-  return reactor->RunUntilComplete(Serve(*reactor, *array, **server, **ctl, handler, signals, name));
+  return reactor->RunUntilComplete(
+      Serve(*reactor, *array, nbd.get(), nvme.get(), **ctl, handler, signals, name));
 }
 
 }  // namespace
@@ -234,9 +271,16 @@ Status RunArray(const RunArgs& a) {
 Runner AddRun(CLI::App& app) {
   auto a = std::make_shared<RunArgs>();
   CLI::App* c = app.add_subcommand("run", "Assemble an array and serve it over NBD in the foreground");
-  c->add_option("--export", a->export_uri,
+  c->add_option("--export", a->exports,
                 "nbd+unix:///NAME?socket=PATH (default: <run dir>/<name>.nbd, run dir "
-                "$MESHRAID_RUN_DIR or /run/meshraid)");
+                "$MESHRAID_RUN_DIR or /run/meshraid) and/or nvme+tcp://ADDR[:PORT]/SUBNQN[?lba=4096] "
+                "(an NVMe/TCP target; no TLS); repeat for both")
+      ->allow_extra_args(false);
+  c->add_option("--allow-host", a->nvme_access.allowed_hosts,
+                "Host NQN allowed to connect to the NVMe/TCP export (repeatable)")
+      ->allow_extra_args(false);
+  c->add_flag("--allow-any-host", a->nvme_access.allow_any_host,
+              "Let any host connect to the NVMe/TCP export");
   c->add_option("--listen", a->listen, "Serve over TCP on ADDR:PORT instead of a Unix socket");
   c->add_option("--read-policy", a->read_policy, "latency (default), md or round-robin");
   c->add_option("--sync-speed-min", a->sync_speed_min,
