@@ -104,7 +104,17 @@ Result<std::unique_ptr<Array>> Array::Create(io::Executor& executor, io::Clock& 
       rs.readable = true;
       rs.write_mostly = (m.metadata.sb.devflags & format::kDevFlagWriteMostly) != 0;
     }
-    if (a->HasSuperblock(m)) lbs = std::max(lbs, m.device->info().logical_block_size);
+    if (a->HasSuperblock(m)) {
+      const uint32_t mlbs = m.device->info().logical_block_size;
+      const uint64_t unit = mlbs / 512;
+      if (unit > 1 && (m.metadata.sb.data_offset % unit != 0 || m.metadata.sb_sector % unit != 0)) {
+        return Status::FailedPrecondition(fmt::format(
+            "{}: its logical block size is {} bytes but its superblock (sector {}) or data (sector {}) "
+            "does not start on a multiple of it", m.metadata.path, mlbs, m.metadata.sb_sector,
+            m.metadata.sb.data_offset));
+      }
+      lbs = std::max(lbs, mlbs);
+    }
     a->members_.push_back(std::move(m));
   }
   a->RebuildSlots();

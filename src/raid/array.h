@@ -255,6 +255,7 @@ class Array : public io::BlockDevice {
   io::Task<Result<size_t>> AddMemberOwned(std::unique_ptr<io::BlockDevice>& device,
                                           std::string path, int replaces);
   io::Task<Status> ReAddMemberOwned(size_t input, std::unique_ptr<io::BlockDevice>& device);
+  Status CheckBlockSize(const io::BlockDevice& d, const std::string& path) const;
   TakeoverFacts GatherTakeoverFacts() const;
   io::Task<Status> TakeoverLocked(int to_level, uint64_t chunk_sectors);
   void KickSync();

@@ -28,6 +28,19 @@ io::Task<Status> WriteAll(io::BlockDevice& d, uint64_t at, std::vector<uint8_t> 
 
 }  // namespace
 
+// A member joining a running array must take the array's I/O granularity: the array already
+// promised its clients that block size.
+Status Array::CheckBlockSize(const io::BlockDevice& d, const std::string& path) const {
+  const uint32_t lbs = d.info().logical_block_size;
+  if (lbs > info_.logical_block_size) {
+    return Status::FailedPrecondition(fmt::format(
+        "{}: its logical block size is {} bytes but the array serves {}-byte blocks: I/O of {} bytes "
+        "would not be a multiple of it (stop the array and run it with this member to serve {}-byte blocks)",
+        path, lbs, info_.logical_block_size, info_.logical_block_size, lbs));
+  }
+  return Status::Ok();
+}
+
 io::Task<Result<size_t>> Array::AddMember(std::unique_ptr<io::BlockDevice> device,
                                           std::string path, int replaces) {
   Result<size_t> r = co_await AddMemberOwned(device, std::move(path), replaces);
@@ -73,6 +86,7 @@ io::Task<Result<size_t>> Array::AddMemberOwned(std::unique_ptr<io::BlockDevice>&
   if (FindMember(path) >= 0) {
     co_return Status::InvalidArgument(path + ": already a member of this array");
   }
+  MESHRAID_CO_RETURN_IF_ERROR(CheckBlockSize(*device, path));
   if (replaces >= 0) {
     if (size_t(replaces) >= members_.size() || members_[size_t(replaces)].state != MemberState::kInSync) {
       co_return Status::FailedPrecondition(path + ": only an in-sync member can be replaced");
@@ -178,6 +192,7 @@ io::Task<Status> Array::ReAddMemberOwned(size_t input, std::unique_ptr<io::Block
     co_return Status::FailedPrecondition(fmt::format(
         "{}: cannot re-add a member that is {}", path, MemberStateName(m.state)));
   }
+  MESHRAID_CO_RETURN_IF_ERROR(CheckBlockSize(*device, path));
   int slot = m.slot >= 0 ? m.slot : int(m.metadata.sb.ThisRole());
   if (slot < 0 || slot >= geometry_.raid_disks()) {
     co_return Status::FailedPrecondition(path + ": its superblock records no slot; add it instead");

@@ -316,6 +316,24 @@ TEST(ArraySync, ASpareTakesTheSlotOfAMemberThatFails) {
   EXPECT_TRUE(*back == data);
 }
 
+// A 4096-byte-LBA member (an NVMe/TCP namespace, say) cannot join an array that serves
+// 512-byte blocks: the refusal says why and what to do, and nothing joins.
+TEST(ArraySync, AMemberWithLargerBlocksThanTheArrayServesIsRefused) {
+  Fixture f;
+  f.Build(1, 2);
+  ASSERT_FALSE(HasFatalFailure());
+  ASSERT_EQ(f.array->info().logical_block_size, 512u);
+  auto big = std::make_unique<io::MemDevice>(
+      f.loop.executor(), io::MemDevice::Options{.size_bytes = f.member_bytes, .logical_block_size = 4096, .name = "ns4k"});
+  const size_t before = f.array->member_count();
+  auto added = f.loop.RunUntilComplete(f.array->AddMember(std::move(big), "ns4k"));
+  ASSERT_FALSE(added.ok());
+  EXPECT_EQ(added.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(added.status().message().find("logical block size is 4096 bytes but the array serves 512-byte blocks"),
+            std::string::npos) << added.status().message();
+  EXPECT_EQ(f.array->member_count(), before);
+}
+
 TEST(ArraySync, AddMemberRecoversADegradedArray) {
   for (Config c : {Config{1, 2, "n2"}, Config{10, 4, "n2"}, Config{10, 4, "f2"}}) {
     SCOPED_TRACE(Name(c));
