@@ -251,7 +251,10 @@ void NvmeTarget::Detach(NvmeSession* s) {
     a.admin = nullptr;
     if (!a.ending) {
       a.ending = true;
-      for (NvmeSession* other : a.sessions) other->RequestStop(true);
+      // During Stop() every session is already stopping softly: its commands in flight are
+      // answered before it closes. Cutting the I/O queues hard because the (idle) admin queue
+      // closed first would drop those answers.
+      for (NvmeSession* other : a.sessions) other->RequestStop(!stopping_);
     }
   }
   if (a.sessions.empty() && a.admin == nullptr) associations_.erase(it);
