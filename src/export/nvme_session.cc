@@ -160,6 +160,8 @@ io::Task<bool> NvmeSession::Initialize() {
 io::Task<void> NvmeSession::Refuse(const nv::PduError& e, std::span<const uint8_t> received) {
   why_closed_ = fmt::format("refused a PDU: {} (FES {}, FEI {})", e.message, e.fes, e.fei);
   Log(why_closed_);
+  // The TermReq (if any) is the last PDU: commands still running are not answered.
+  terminated_ = true;
   if (e.send_term_req) {
     const nv::PduPrefix t = nv::EncodeTermReq(nv::Role::kController, nv::MakeTermReq(e, received));
     const iovec iov{const_cast<uint8_t*>(t.buf.data()), t.size};
@@ -393,6 +395,7 @@ io::Task<void> NvmeSession::Execute(nv::Sqe sqe, std::vector<uint8_t> data, bool
 }
 
 io::Task<void> NvmeSession::Answer(const nv::Cqe& answer, std::span<const uint8_t> data) {
+  if (terminated_) co_return;
   nv::Cqe cqe = answer;
   cqe.sqid = qid_;
   cqe.sqhd = sqhd_;

@@ -93,6 +93,7 @@ class NvmeSession {
   io::Event stop_requested_;
   io::CancelSlot deadline_slot_;
   bool main_done_ = false;
+  bool terminated_ = false;  // a TermReq went out: nothing more is sent on this connection
   std::string why_closed_;
 };
 
