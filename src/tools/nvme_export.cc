@@ -12,10 +12,11 @@ Result<NvmeExportSpec> ParseNvmeExport(std::string_view text) {
   std::string_view query = q == std::string_view::npos ? std::string_view() : rest.substr(q + 1);
   rest = rest.substr(0, q);
   const size_t slash = rest.find('/');
-  if (slash == std::string_view::npos || slash == 0 || slash + 1 == rest.size()) {
-    return Status::InvalidArgument(fmt::format("{}: expected nvme+tcp://ADDR[:PORT]/SUBNQN", text));
+  if (slash == std::string_view::npos || slash + 1 == rest.size()) {
+    return Status::InvalidArgument(fmt::format("{}: expected nvme+tcp://[ADDR[:PORT]]/SUBNQN", text));
   }
-  std::string addr(rest.substr(0, slash));
+  // No address: loopback only. Other hosts reach the target only where the user said so.
+  std::string addr = slash == 0 ? std::string("127.0.0.1") : std::string(rest.substr(0, slash));
   const bool has_port = addr.back() != ']' && addr.rfind(':') != std::string::npos &&
                         (addr[0] != '[' || addr.rfind("]:") != std::string::npos);
   if (!has_port) addr += ":4420";

@@ -1,6 +1,7 @@
-// The NVMe/TCP export of `run` and `serve-member`: "nvme+tcp://ADDR[:PORT]/SUBNQN[?lba=4096]"
+// The NVMe/TCP export of `run` and `serve-member`: "nvme+tcp://[ADDR[:PORT]]/SUBNQN[?lba=4096]"
 // (serve-member's --nvme takes the same without the scheme) turned into our target, bound to
-// ADDR (no default: 127.0.0.1 is what the examples use), port 4420 by default.
+// ADDR (127.0.0.1 when none is given: other hosts only where the user says so), port 4420 by
+// default. No TLS.
 #pragma once
 
 #include <array>
