@@ -123,6 +123,10 @@ Task<Status> NvmeTcpQueue::Handshake(const sockaddr* addr, socklen_t addr_len) {
       nv::PduResult<nv::Pdu> pdu = frame.ok() ? nv::DecodePduHeader(resp, rx_) : nv::PduResult<nv::Pdu>(frame.error());
       if (!pdu.ok()) {
         result = pdu.error().ToStatus().WithPrefix(name + ": ICResp");
+        if (pdu.error().send_term_req) {  // best effort, as for any PDU refused later
+          const nv::PduPrefix t = nv::EncodeTermReq(nv::Role::kHost, nv::MakeTermReq(pdu.error(), resp));
+          (void)co_await reactor_.Send(fd_, t.bytes());
+        }
       } else if (const auto* tr = std::get_if<nv::TermReq>(&*pdu)) {
         result = Status::Unavailable(fmt::format("{}: the controller refused the connection: {} (FES {}, FEI {})",
                                                  name, nv::FesName(tr->fes), tr->fes, tr->fei));
@@ -160,7 +164,9 @@ Status NvmeTcpQueue::Dead(std::string_view why) const {
 void NvmeTcpQueue::Kill(Status why) {
   if (dead_) return;
   dead_ = true;
-  death_ = why.ok() ? Dead("closed") : why;
+  // A dead queue is the whole device's failure, whatever killed it (a timeout, a protocol
+  // violation, a digest error): never a range error the RAID layer would retry elsewhere.
+  death_ = why.ok() ? Dead("closed") : why.scope() == Scope::kDevice ? why : Status::FromErrno(ENOTCONN, why.message());
   if (options_.log && !closed_) options_.log(death_.message());
   ::shutdown(fd_, SHUT_RDWR);
   reader_.Cancel();
@@ -267,8 +273,8 @@ Task<void> NvmeTcpQueue::Watchdog() {
     for (size_t cid = 0; cid < slots_.size(); ++cid) {
       const Slot& s = *slots_[cid];
       if (s.busy && !s.result && now - s.started_ns > options_.command_timeout_ns) {
-        Kill(Status::TimedOut(fmt::format("{}: command {} got no answer within {} ms", options_.name, cid,
-                                          options_.command_timeout_ns / 1'000'000)));
+        Kill(Status::FromErrno(ETIMEDOUT, fmt::format("{}: command {} got no answer within {} ms", options_.name,
+                                                      cid, options_.command_timeout_ns / 1'000'000)));
         break;
       }
     }
@@ -327,7 +333,7 @@ Task<void> NvmeTcpQueue::ReaderLoop() {
     }
     bool go_on = true;
     if (const auto* d = std::get_if<nv::C2HData>(&*pdu)) {
-      go_on = co_await OnC2HData(*d, *frame);
+      go_on = co_await OnC2HData(*d, *frame, header);
     } else if (const auto* r = std::get_if<nv::R2T>(&*pdu)) {
       go_on = OnR2T(*r);
       if (!go_on) co_await Refuse({nv::kFesInvalidHeaderField, 8, true, "R2T: CCCID or range does not fit a write in flight"}, header);
@@ -351,15 +357,17 @@ Task<void> NvmeTcpQueue::ReaderLoop() {
   loops_done_.Set();
 }
 
-Task<bool> NvmeTcpQueue::OnC2HData(const nv::C2HData& d, const nv::PduFrame& frame) {
+Task<bool> NvmeTcpQueue::OnC2HData(const nv::C2HData& d, const nv::PduFrame& frame,
+                                   std::span<const uint8_t> header) {
   Slot* s = Busy(d.cccid);
   const uint64_t end = uint64_t(d.datao) + d.datal;
   if (s == nullptr || s->in.empty()) {
-    co_await Refuse({nv::kFesInvalidHeaderField, 8, true, "C2HData: CCCID is not a read in flight"}, {});
+    co_await Refuse({nv::kFesInvalidHeaderField, 8, true, "C2HData: CCCID is not a read in flight"}, header);
     co_return false;
   }
   if (d.datao != s->received || end > s->in.size() || frame.data_length != d.datal) {
-    co_await Refuse({nv::kFesDataOutOfRange, 0, true, "C2HData: data out of order or past the command's buffer"}, {});
+    co_await Refuse({nv::kFesDataOutOfRange, 0, true, "C2HData: data out of order or past the command's buffer"},
+                    header);
     co_return false;
   }
   const std::span<uint8_t> into = s->in.subspan(d.datao, d.datal);
@@ -386,7 +394,7 @@ Task<bool> NvmeTcpQueue::OnC2HData(const nv::C2HData& d, const nv::PduFrame& fra
   s->received = uint32_t(end);
   if (d.success) {
     if (s->received != s->in.size()) {
-      co_await Refuse({nv::kFesDataOutOfRange, 0, true, "C2HData: SUCCESS before all the data"}, {});
+      co_await Refuse({nv::kFesDataOutOfRange, 0, true, "C2HData: SUCCESS before all the data"}, header);
       co_return false;
     }
     nv::Cqe ok;

@@ -107,7 +107,8 @@ class NvmeTcpQueue {
   Task<void> WriterLoop();
   Task<void> Watchdog();
   // One received PDU after its header; false when the queue must die (already killed).
-  Task<bool> OnC2HData(const proto::nvme::C2HData& d, const proto::nvme::PduFrame& frame);
+  Task<bool> OnC2HData(const proto::nvme::C2HData& d, const proto::nvme::PduFrame& frame,
+                       std::span<const uint8_t> header);
   bool OnR2T(const proto::nvme::R2T& r);
   bool OnCapsuleResp(const proto::nvme::CapsuleResp& r);
   Task<void> SendH2CData(Slot& s, uint16_t cccid, uint16_t ttag, uint32_t offset,
