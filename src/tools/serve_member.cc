@@ -1,4 +1,5 @@
-// meshraid serve-member: serves one member file or block device over NBD (a Unix socket by
+// meshraid serve-member: serves one member file or block device — or any remote member spec
+// (io/member_device.h), re-exported — over NBD (a Unix socket by
 // default, TCP only on an explicit HOST:PORT) and/or NVMe/TCP (--nvme) until SIGINT or SIGTERM, then stops accepting,
 // lets the requests in flight finish, closes the device and exits 0. Signals are read from a
 // signalfd through the reactor (tools/signals.h); no work happens in a signal handler.
@@ -13,6 +14,7 @@
 #include "export/nbd_server.h"
 #include "export/nvme_target.h"
 #include "io/file_device.h"
+#include "io/member_device.h"
 #include "io/reactor.h"
 #include "tools/nvme_export.h"
 #include "tools/signals.h"
@@ -73,10 +75,17 @@ Status RunServeMember(const ServeArgs& a) {
   // Before any thread exists: the signals are then blocked everywhere and read on the reactor.
   MESHRAID_ASSIGN_OR_RETURN(StopSignals signals, StopSignals::Open());
   MESHRAID_ASSIGN_OR_RETURN(std::unique_ptr<io::Reactor> reactor, io::Reactor::Create());
-  io::FileDevice::Options fo;
-  fo.read_only = a.read_only;
-  MESHRAID_ASSIGN_OR_RETURN(std::unique_ptr<io::FileDevice> device,
-                            io::FileDevice::Open(*reactor, a.path, fo));
+  // A local file or device, or any remote member spec (nbd://, nbd+unix://, nvme+tcp://): the
+  // member is then re-exported, e.g. an NBD server behind a delay filter served over NVMe/TCP.
+  std::unique_ptr<io::BlockDevice> device;
+  if (io::IsRemoteMember(a.path)) {
+    if (a.read_only) return Status::InvalidArgument(a.path + ": --read-only is for local files and devices");
+    MESHRAID_ASSIGN_OR_RETURN(device, reactor->RunUntilComplete(io::OpenMemberDevice(*reactor, a.path)));
+  } else {
+    io::FileDevice::Options fo;
+    fo.read_only = a.read_only;
+    MESHRAID_ASSIGN_OR_RETURN(device, io::FileDevice::Open(*reactor, a.path, fo));
+  }
   std::unique_ptr<exports::NbdServer> nbd;
   std::unique_ptr<exports::NvmeTarget> nvme;
   if (want_nbd) {
@@ -131,7 +140,8 @@ Runner AddServeMember(CLI::App& app) {
   c->add_option("--name", a->name, "Export name (default: the file's base name)");
   c->add_option("--description", a->description, "Export description shown by NBD_OPT_LIST");
   c->add_flag("--read-only", a->read_only, "Serve read-only");
-  c->add_option("path", a->path, "Member file or block device")->required();
+  c->add_option("path", a->path, "Member file or block device, or a remote member URI (nbd://, nbd+unix://, nvme+tcp://)")
+      ->required();
   return [a] { return RunServeMember(*a); };
 }
 
