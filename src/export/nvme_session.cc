@@ -94,7 +94,8 @@ io::Task<void> NvmeSession::Run() {
   parts.push_back(std::move(main));
   co_await io::WhenAll(std::move(parts));
   if (controller_ != nullptr || !why_closed_.empty()) {
-    Log(fmt::format("queue {} closed ({}): {} commands", qid_, why_closed_.empty() ? "host disconnected" : why_closed_,
+    const char* why = stopping_ ? "by the target" : "host disconnected";  // stop, watchdog, association end
+    Log(fmt::format("queue {} closed ({}): {} commands", qid_, why_closed_.empty() ? why : why_closed_,
                     commands_));
   }
   target_.Detach(this);
@@ -199,7 +200,7 @@ io::Task<void> NvmeSession::ReadLoop() {
     if (const auto* c = std::get_if<nv::CapsuleCmd>(&*pdu)) {
       go_on = co_await OnCapsule(c->sqe, *frame);
     } else if (const auto* d = std::get_if<nv::H2CData>(&*pdu)) {
-      go_on = co_await OnH2CData(*d, *frame);
+      go_on = co_await OnH2CData(*d, *frame, header);
     } else if (const auto* t = std::get_if<nv::TermReq>(&*pdu)) {
       why_closed_ = fmt::format("the host terminated the connection: {} (FES {}, FEI {})", nv::FesName(t->fes),
                                 t->fes, t->fei);
@@ -268,14 +269,15 @@ io::Task<bool> NvmeSession::OnCapsule(const nv::Sqe& sqe, const nv::PduFrame& fr
   co_return true;
 }
 
-io::Task<bool> NvmeSession::OnH2CData(const nv::H2CData& d, const nv::PduFrame& frame) {
+io::Task<bool> NvmeSession::OnH2CData(const nv::H2CData& d, const nv::PduFrame& frame,
+                                      std::span<const uint8_t> header) {
   Transfer* t = d.ttag < transfers_.size() ? transfers_[d.ttag].get() : nullptr;
   if (t == nullptr || !t->active || d.cccid != d.ttag) {
-    co_await Refuse({nv::kFesInvalidHeaderField, 10, true, "H2CData: TTAG is not an R2T in flight"}, {});
+    co_await Refuse({nv::kFesInvalidHeaderField, 10, true, "H2CData: TTAG is not an R2T in flight"}, header);
     co_return false;
   }
   if (d.datao != t->received || uint64_t(d.datao) + d.datal > t->data.size() || d.datal != frame.data_length) {
-    co_await Refuse({nv::kFesDataOutOfRange, 0, true, "H2CData: data out of order or beyond the R2T"}, {});
+    co_await Refuse({nv::kFesDataOutOfRange, 0, true, "H2CData: data out of order or beyond the R2T"}, header);
     co_return false;
   }
   std::span<uint8_t> into(t->data.data() + d.datao, d.datal);
@@ -290,7 +292,7 @@ io::Task<bool> NvmeSession::OnH2CData(const nv::H2CData& d, const nv::PduFrame& 
   t->received += d.datal;
   if (t->received == t->data.size()) {
     if (!d.last) {
-      co_await Refuse({nv::kFesPduSequenceError, 0, true, "H2CData: the last PDU of an R2T lacks LAST_PDU"}, {});
+      co_await Refuse({nv::kFesPduSequenceError, 0, true, "H2CData: the last PDU of an R2T lacks LAST_PDU"}, header);
       co_return false;
     }
     t->active = false;
