@@ -62,7 +62,8 @@ class NvmeSession {
   io::Task<bool> Initialize();
   io::Task<void> ReadLoop();
   io::Task<bool> OnCapsule(const proto::nvme::Sqe& sqe, const proto::nvme::PduFrame& frame);
-  io::Task<bool> OnH2CData(const proto::nvme::H2CData& d, const proto::nvme::PduFrame& frame);
+  io::Task<bool> OnH2CData(const proto::nvme::H2CData& d, const proto::nvme::PduFrame& frame,
+                           std::span<const uint8_t> header);
   io::Task<void> Execute(proto::nvme::Sqe sqe, std::vector<uint8_t> data, bool digest_error);
   io::Task<void> Answer(const proto::nvme::Cqe& cqe, std::span<const uint8_t> data);
   // Runs a command that needs host data sent by R2T, then answers it.
