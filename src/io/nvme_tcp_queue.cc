@@ -107,7 +107,7 @@ Task<Status> NvmeTcpQueue::Handshake(const sockaddr* addr, socklen_t addr_len) {
     const nv::PduPrefix p = nv::EncodeICReq(req);
     OpResult w = co_await reactor_.Send(fd_, p.bytes());
     std::array<uint8_t, nv::kICReqHlen> resp{};
-    Result<size_t> n = Status::Ok();
+    Result<size_t> n = size_t(0);  // (a Result of an OK Status asserts)
     if (!w.ok() || w.value() != p.size) {
       result = w.ok() ? Status::IoError(name + ": short send of the ICReq") : w.ToStatus(name + ": send ICReq");
     } else {
