@@ -518,10 +518,9 @@ TEST_F(RawPduTest, TermReqWithABadLengthIsNotAnswered) {
   nv::TermReq t;
   t.fes = nv::kFesInvalidHeaderField;
   t.fei = 3;
-  Case("a valid H2CTermReq", true, false, false,
-       std::vector<uint8_t>(nv::EncodeTermReq(nv::Role::kHost, t).bytes().begin(),
-                            nv::EncodeTermReq(nv::Role::kHost, t).bytes().end()),
-       0, 0);
+  const nv::PduPrefix valid = nv::EncodeTermReq(nv::Role::kHost, t);
+  Case("a valid H2CTermReq", true, false, false, std::vector<uint8_t>(valid.bytes().begin(), valid.bytes().end()), 0,
+       0);
 }
 
 // ---- H2CData against the transfer the target asked for ------------------------------------------
@@ -629,7 +628,7 @@ TEST_F(RawPduTest, LastH2CDataWithoutLastPduFlag) {
   auto pre = nv::EncodeH2CData(nv::H2CData{33, p.r2t.ttag, 0, 16384, false}, {});
   ASSERT_TRUE(pre.ok());
   ASSERT_TRUE(p.a->io.peer().SendPdu(*pre, all));
-  ASSERT_NO_FATAL_FAILURE(ExpectTermReq(p.a->io, 2, 0, {}));
+  ASSERT_NO_FATAL_FAILURE(ExpectTermReq(p.a->io, 2, 0, pre->bytes()));
   ASSERT_NO_FATAL_FAILURE(ExpectHealthy());
 }
 

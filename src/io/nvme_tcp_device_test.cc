@@ -310,7 +310,7 @@ class FakeController {
     switch (s.opcode) {
       case nv::kAdminIdentify: {
         const nv::IdentifyCommand id = nv::DecodeIdentify(s);
-        Result<nv::IdentifyPage> page = Status::Ok();
+        Result<nv::IdentifyPage> page = Status::InvalidArgument("no page");
         if (id.cns == nv::kCnsController) {
           nv::ControllerIdentity c;
           c.serial = "FAKE1";
