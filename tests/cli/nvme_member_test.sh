@@ -102,7 +102,7 @@ done
       echo "writer: $((n + 1)) passes" >"$WORK/writer.txt"
       exit 0
     fi
-    [ "$n" -lt 2000 ] || exit 2
+    [ "$n" -lt 3000 ] || exit 2  # bound: the member was never failed
   done
 ) &
 wp=$!
@@ -115,14 +115,14 @@ done
 wait "$killer"
 wait "$sp" 2>/dev/null || true
 sp=""
-wait "$wp" || fail "a write failed at the client while the member died"
-wp=""
-cat "$WORK/writer.txt"
 for _ in $(seq 100); do
   grep -qF "member $remote failed" "$WORK/run.log" && break
   sleep 0.1
 done
 grep -qF "member $remote failed" "$WORK/run.log" || fail "the NVMe/TCP member was not failed in the log"
+wait "$wp" || fail "a write failed at the client while the member died"
+wp=""
+cat "$WORK/writer.txt"
 [ "$(json 'm["'"$remote"'"]["state"]')" = faulty ] || fail "detail --json does not show the member faulty"
 "$MESHRAID" examine --json "$WORK/local.img" | python3 -c '
 import json, sys
