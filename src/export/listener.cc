@@ -178,4 +178,27 @@ void TuneAcceptedSocket(int fd) {
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+io::Task<void> AcceptLoop(io::Reactor& reactor, const Listener& l, io::CancelSlot& slot, const bool& stopping,
+                          std::function<void(int, std::string)> adopt,
+                          std::function<void(std::string_view)> log) {
+  constexpr uint64_t kAcceptRetryNs = 100'000'000;  // after EMFILE and friends
+  while (!stopping) {
+    io::OpResult r = co_await reactor.Accept(l.fd, nullptr, nullptr, SOCK_CLOEXEC, &slot);
+    if (stopping) {
+      if (r.ok()) ::close(int(r.res));
+      break;
+    }
+    if (r.ok()) {
+      const int fd = int(r.res);
+      TuneAcceptedSocket(fd);
+      adopt(fd, DescribePeer(fd));
+      continue;
+    }
+    if (r.err() == EINTR || r.err() == ECONNABORTED || r.err() == EAGAIN) continue;
+    // Out of descriptors or memory: existing connections go on; retry a little later.
+    log(r.ToStatus("accept on " + l.address).message());
+    (void)co_await reactor.Sleep(kAcceptRetryNs, &slot);
+  }
+}
+
 }  // namespace meshraid::exports

@@ -4,8 +4,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
+
+#include "io/reactor.h"
+#include "io/task.h"
 
 #include "util/result.h"
 
@@ -45,5 +49,12 @@ std::string DescribePeer(int fd);
 
 // Best effort: TCP_NODELAY on an accepted TCP socket (no-op for Unix sockets).
 void TuneAcceptedSocket(int fd);
+
+// Accepts on `l` until `stopping` is true: each socket (close-on-exec, tuned) goes to
+// adopt(fd, peer) with its DescribePeer; after EMFILE and friends it logs and retries a little
+// later. Cancelling `slot` ends a pending accept (then `stopping` should be set).
+io::Task<void> AcceptLoop(io::Reactor& reactor, const Listener& l, io::CancelSlot& slot, const bool& stopping,
+                          std::function<void(int, std::string)> adopt,
+                          std::function<void(std::string_view)> log);
 
 }  // namespace meshraid::exports

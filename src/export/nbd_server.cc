@@ -15,8 +15,6 @@ namespace meshraid::exports {
 
 namespace {
 
-constexpr uint64_t kAcceptRetryNs = 100'000'000;  // after EMFILE and friends
-
 Status CheckExport(const Export& e) {
   if (e.device == nullptr) return Status::InvalidArgument("export without a device");
   MESHRAID_RETURN_IF_ERROR(proto::CheckWireString(e.name, "export name"));
@@ -83,25 +81,14 @@ io::Task<void> NbdServer::RunSession(std::unique_ptr<NbdSession> s) {
 }
 
 io::Task<void> NbdServer::AcceptLoop() {
-  while (!stopping_) {
-    io::OpResult r = co_await reactor_.Accept(listener_.fd, nullptr, nullptr, SOCK_CLOEXEC,
-                                              &accept_slot_);
-    if (stopping_) {
-      if (r.ok()) ::close(int(r.res));
-      break;
-    }
-    if (r.ok()) {
-      const int fd = int(r.res);
-      TuneAcceptedSocket(fd);
-      Adopt(fd, fmt::format("#{} from {} on {}", connections_ + 1, DescribePeer(fd),
-                            listener_.address));
-      continue;
-    }
-    if (r.err() == EINTR || r.err() == ECONNABORTED || r.err() == EAGAIN) continue;
-    // Out of descriptors or memory: existing sessions go on; retry a little later.
-    Log(r.ToStatus("nbd: accept").message());
-    (void)co_await reactor_.Sleep(kAcceptRetryNs, &accept_slot_);
-  }
+  // Named first: lambdas inside a co_await operand are destroyed twice by GCC 12 (io/task.h).
+  io::Task<void> loop = exports::AcceptLoop(
+      reactor_, listener_, accept_slot_, stopping_,
+      [this](int fd, std::string peer) {
+        Adopt(fd, fmt::format("#{} from {} on {}", connections_ + 1, peer, listener_.address));
+      },
+      [this](std::string_view l) { Log(fmt::format("nbd: {}", l)); });
+  co_await std::move(loop);
 }
 
 io::Task<void> NbdServer::Stop() {

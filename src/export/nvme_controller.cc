@@ -89,7 +89,7 @@ io::Task<NvmeController::Reply> NvmeController::Property(const nv::Sqe& sqe) {
     switch (p->offset) {
       case nv::kPropertyCap: {
         nv::Capabilities cap;
-        cap.max_queue_entries = discovery_ ? kAdminQueueEntries : limits_.max_queue_entries;
+        cap.max_queue_entries = limits_.max_queue_entries;  // discovery too: nvme-cli asks for 128
         cap.contiguous_queues = true;
         cap.timeout_500ms = kReadyTimeout500ms;
         cap.css = 0x01;

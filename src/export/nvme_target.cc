@@ -19,7 +19,6 @@ namespace nv = proto::nvme;
 
 namespace {
 
-constexpr uint64_t kAcceptRetryNs = 100'000'000;
 constexpr uint64_t kWatchdogTickNs = 250'000'000;
 
 uint16_t St(nv::StatusCode c) { return nv::MakeStatus(c, true); }
@@ -105,22 +104,12 @@ io::Task<void> NvmeTarget::RunSession(std::unique_ptr<NvmeSession> s) {
 }
 
 io::Task<void> NvmeTarget::AcceptLoop() {
-  while (!stopping_) {
-    io::OpResult r = co_await reactor_.Accept(listener_.fd, nullptr, nullptr, SOCK_CLOEXEC, &accept_slot_);
-    if (stopping_) {
-      if (r.ok()) ::close(int(r.res));
-      break;
-    }
-    if (r.ok()) {
-      const int fd = int(r.res);
-      TuneAcceptedSocket(fd);
-      Adopt(fd, fmt::format("#{} from {}", connections_ + 1, DescribePeer(fd)));
-      continue;
-    }
-    if (r.err() == EINTR || r.err() == ECONNABORTED || r.err() == EAGAIN) continue;
-    Log(r.ToStatus("nvme: accept").message());
-    (void)co_await reactor_.Sleep(kAcceptRetryNs, &accept_slot_);
-  }
+  // Named first: lambdas inside a co_await operand are destroyed twice by GCC 12 (io/task.h).
+  io::Task<void> loop = exports::AcceptLoop(
+      reactor_, listener_, accept_slot_, stopping_,
+      [this](int fd, std::string peer) { Adopt(fd, fmt::format("#{} from {}", connections_ + 1, peer)); },
+      [this](std::string_view l) { Log(fmt::format("nvme: {}", l)); });
+  co_await std::move(loop);
 }
 
 io::Task<void> NvmeTarget::Watchdog() {

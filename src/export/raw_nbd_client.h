@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "io/test_pattern.h"
 #include "proto/nbd_request.h"
 #include "proto/nbd_test_bytes.h"
 #include "proto/nbd_wire.h"
@@ -199,16 +200,6 @@ class RawClient {
   int timeout_ms_;
 };
 
-inline std::vector<uint8_t> Pattern(size_t n, uint32_t seed) {
-  std::vector<uint8_t> v(n);
-  uint32_t x = seed * 2654435761u + 1;
-  for (auto& b : v) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    b = uint8_t(x);
-  }
-  return v;
-}
+using io::testing::Pattern;
 
 }  // namespace meshraid::exports::testing

@@ -24,7 +24,7 @@ Task<Result<size_t>> SocketReader::RecvOnce(std::span<uint8_t> into, int flags) 
     if (r.ok()) co_return size_t(r.value());
     if (r.err() == EINTR) continue;
     if (r.err() == ECANCELED) co_return Status::Aborted("connection reader cancelled");
-    co_return r.ToStatus("recv from NBD client");
+    co_return r.ToStatus("recv from the peer");
   }
 }
 

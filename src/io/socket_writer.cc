@@ -54,9 +54,9 @@ Task<Status> SocketWriter::SendAll(std::span<iovec> iov) {
     io::OpResult r = co_await reactor_.SendMsg(fd_, &msg);
     if (!r.ok()) {
       if (r.err() == EINTR || r.err() == EAGAIN) continue;
-      co_return r.ToStatus("send to NBD client");
+      co_return r.ToStatus("send to the peer");
     }
-    if (r.value() == 0) co_return Status::Unavailable("send to NBD client: connection closed");
+    if (r.value() == 0) co_return Status::Unavailable("send to the peer: connection closed");
     // A short send is normal (liburing #1337): advance past what went out and resubmit.
     size_t n = r.value();
     bytes_sent_ += n;

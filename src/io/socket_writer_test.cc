@@ -9,22 +9,13 @@
 #include <vector>
 
 #include "io/gate.h"
+#include "io/test_pattern.h"
 #include "io/when_all.h"
 
 namespace meshraid::io {
 namespace {
 
-std::vector<uint8_t> Pattern(size_t n, uint32_t seed) {
-  std::vector<uint8_t> v(n);
-  uint32_t x = seed * 2654435761u + 1;
-  for (auto& b : v) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    b = uint8_t(x);
-  }
-  return v;
-}
+using testing::Pattern;
 
 Task<void> SendParts(SocketWriter& w, std::vector<std::vector<uint8_t>> parts, Status* out) {
   std::vector<iovec> iov;

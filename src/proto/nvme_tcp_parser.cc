@@ -294,7 +294,7 @@ TermReq MakeTermReq(const PduError& error, std::span<const uint8_t> received) {
   t.fes = error.fes;
   t.fei = error.fei;
   t.error_data_length = uint8_t(std::min(received.size(), kMaxTermReqErrorData));
-  std::memcpy(t.error_data.data(), received.data(), t.error_data_length);
+  if (t.error_data_length != 0) std::memcpy(t.error_data.data(), received.data(), t.error_data_length);
   return t;
 }
 

@@ -305,6 +305,13 @@ TEST(NvmeTcpParserTest, AnyFlippedBitInADigestedHeaderIsFes3) {
   }
 }
 
+TEST(NvmeTcpParserTest, MakeTermReqWithNothingReceivedQuotesNothing) {
+  const PduError e{kFesDataOutOfRange, 0, true, "test"};
+  const TermReq t = MakeTermReq(e, {});
+  EXPECT_EQ(t.error_data_length, 0u);
+  EXPECT_EQ(t.fes, kFesDataOutOfRange);
+}
+
 TEST(NvmeTcpParserTest, MakeTermReqQuotesAtMost128Bytes) {
   const PduError e{kFesInvalidHeaderField, 2, true, "header length wrong for the PDU type"};
   V received(200);
